@@ -1,0 +1,43 @@
+{
+  "targets": [
+    {
+      "target_name": "sendmsg",
+      "sources": [
+        "native-common/addon.cc",
+        "native-common/address.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native-common"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "conditions": [
+        ["OS=='win'", {
+          "sources": [
+            "native-win/socket.cc",
+            "native-win/control.cc",
+            "native-win/errors.cc"
+          ],
+          "include_dirs": ["native-win"],
+          "defines": ["WIN32_LEAN_AND_MEAN", "NOMINMAX"],
+          "libraries": ["-lws2_32", "-lmswsock", "-liphlpapi"]
+        }, {
+          "sources": [
+            "native-posix/socket.cc",
+            "native-posix/control.cc"
+          ],
+          "include_dirs": ["native-posix"],
+          "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"],
+          "xcode_settings": {
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "MACOSX_DEPLOYMENT_TARGET": "10.15"
+          }
+        }]
+      ]
+    }
+  ]
+}

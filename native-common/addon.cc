@@ -1,0 +1,698 @@
+// The Node-API glue: a UdpHandle class for src/socket.ts, and the pure control-message and
+// error functions for tests. Every OS detail is behind backend.h.
+#include <napi.h>
+
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "address.h"
+#include "backend.h"
+
+namespace udp {
+namespace {
+
+// Datagrams per receive call (one recvmmsg on Linux). Measured in bench/: past 32 the gain is
+// lost in noise, and each slot costs maxMessageSize bytes of memory.
+constexpr size_t kReceiveBatch = 32;
+// Datagrams per wake-up. uv_poll is level-triggered, so what is left is read on the next
+// loop turn, after timers and other sockets had theirs.
+constexpr size_t kReceiveBudget = 256;
+
+// The per-datagram record UdpHandle writes into the Int32Array that src/socket.ts gives it;
+// src/native.ts holds the same layout. Addresses are 4 int32 words of raw network-order bytes.
+enum Meta {
+  kMetaLength,
+  kMetaFlags,  // kFlagTruncated | kFlagControlTruncated
+  kMetaPeerFamily,
+  kMetaPeerPort,
+  kMetaPeerAddress,  // 4 words
+  kMetaPeerScope = kMetaPeerAddress + 4,
+  kMetaLocalFamily,  // 0 when the platform did not say
+  kMetaLocalAddress,
+  kMetaDestinationFamily = kMetaLocalAddress + 4,
+  kMetaDestinationAddress,
+  kMetaInterfaceIndex = kMetaDestinationAddress + 4,
+  kMetaStride,
+};
+constexpr int kFlagTruncated = 1;
+constexpr int kFlagControlTruncated = 2;
+
+class UdpHandle;
+
+struct AddonState {
+  Napi::FunctionReference handle_class;
+  std::set<UdpHandle*> open_handles;
+  napi_async_cleanup_hook_handle cleanup_hook = nullptr;
+  size_t polls_closing_at_teardown = 0;
+  bool tearing_down = false;
+
+  void poll_closed() {
+    if (tearing_down && --polls_closing_at_teardown == 0) finish_teardown();
+  }
+  void finish_teardown() {
+    if (cleanup_hook == nullptr) return;
+    napi_remove_async_cleanup_hook(cleanup_hook);
+    cleanup_hook = nullptr;
+  }
+};
+
+// The uv_poll_t outlives its UdpHandle until libuv calls the close callback, so it is a
+// separate allocation that knows only the per-environment state.
+struct Poll {
+  uv_poll_t handle;
+  AddonState* state;
+};
+
+Napi::Object error_info(Napi::Env env, OsError error) {
+  const ErrorDescription description = describe_error(error);
+  Napi::Object info = Napi::Object::New(env);
+  info.Set("code", description.code);
+  info.Set("errno", description.uv_errno);
+  info.Set("osErrno", error);
+  return info;
+}
+
+void throw_type_error(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error error = Napi::TypeError::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  error.ThrowAsJavaScriptException();
+}
+
+void throw_range_error(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error error = Napi::RangeError::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  error.ThrowAsJavaScriptException();
+}
+
+bool get_string(Napi::Env env, Napi::Value value, const char* name, std::string* out) {
+  if (!value.IsString()) {
+    throw_type_error(env, "ERR_INVALID_ARG_TYPE", std::string("The \"") + name +
+                                                     "\" argument must be of type string");
+    return false;
+  }
+  *out = value.As<Napi::String>().Utf8Value();
+  return true;
+}
+
+bool get_int(Napi::Env env, Napi::Value value, const char* name, int minimum, int maximum,
+             int* out) {
+  if (!value.IsNumber()) {
+    throw_type_error(env, "ERR_INVALID_ARG_TYPE", std::string("The \"") + name +
+                                                     "\" argument must be of type number");
+    return false;
+  }
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (!(number >= minimum && number <= maximum) || number != static_cast<int64_t>(number)) {
+    throw_range_error(env, "ERR_OUT_OF_RANGE",
+                      std::string("The value of \"") + name + "\" is out of range. It must be an "
+                      "integer >= " + std::to_string(minimum) + " and <= " +
+                      std::to_string(maximum));
+    return false;
+  }
+  *out = static_cast<int>(number);
+  return true;
+}
+
+bool get_ip(Napi::Env env, Napi::Value value, const char* name, IpAddress* out) {
+  std::string text;
+  if (!get_string(env, value, name, &text)) return false;
+  if (!parse_ip(text, out)) {
+    throw_type_error(env, "ERR_INVALID_IP_ADDRESS",
+                     std::string("Invalid IP address for \"") + name + "\": " + text);
+    return false;
+  }
+  return true;
+}
+
+bool get_chunk(Napi::Value value, Chunk* out) {
+  if (!value.IsTypedArray()) return false;
+  Napi::TypedArray array = value.As<Napi::TypedArray>();
+  if (array.TypedArrayType() != napi_uint8_array) return false;
+  Napi::Uint8Array bytes = value.As<Napi::Uint8Array>();
+  out->data = bytes.Data();
+  out->length = bytes.ByteLength();
+  return true;
+}
+
+// A Uint8Array, or an array of at most kMaxGatherBuffers of them, sent as one datagram.
+bool get_chunks(Napi::Env env, Napi::Value value, Chunk* chunks, size_t* count) {
+  if (get_chunk(value, &chunks[0])) {
+    *count = 1;
+    return true;
+  }
+  if (value.IsArray()) {
+    Napi::Array array = value.As<Napi::Array>();
+    if (array.Length() > kMaxGatherBuffers) {
+      throw_range_error(env, "ERR_OUT_OF_RANGE",
+                        "The gather list of \"msg\" is too long: at most " +
+                            std::to_string(kMaxGatherBuffers) + " buffers, got " +
+                            std::to_string(array.Length()));
+      return false;
+    }
+    for (uint32_t i = 0; i < array.Length(); i++) {
+      if (!get_chunk(array.Get(i), &chunks[i])) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                         "The \"msg\" argument must be a Uint8Array or an array of them");
+        return false;
+      }
+    }
+    *count = array.Length();
+    return true;
+  }
+  throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                   "The \"msg\" argument must be a Uint8Array or an array of them");
+  return false;
+}
+
+// The control message that sends to destination from source, through interface_index.
+// Returns its length (0: none needed), or -1 after throwing a TypeError for a source whose
+// family cannot carry the packet.
+int source_control(Napi::Env env, const Address& destination, const IpAddress* source,
+                   uint32_t interface_index, uint8_t* control) {
+  if (source == nullptr && interface_index == 0) return 0;
+  SourceInfo info;
+  info.ipv4 = is_ipv4_packet(destination);
+  info.interface_index = interface_index;
+  if (source != nullptr) {
+    if ((source->family == 4) != info.ipv4) {
+      throw_type_error(env, "ERR_INVALID_ARG_VALUE",
+                       std::string("The \"localAddress\" must be an ") +
+                           (info.ipv4 ? "IPv4" : "IPv6") + " address to send to an " +
+                           (info.ipv4 ? "IPv4" : "IPv6") + " destination");
+      return -1;
+    }
+    info.has_address = true;
+    std::memcpy(info.address, source->bytes, source->family == 4 ? 4 : 16);
+  }
+  return static_cast<int>(encode_source_control(info, control, kControlCapacity));
+}
+
+class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "UdpHandle",
+                       {
+                           InstanceMethod<&UdpHandle::Bind>("bind"),
+                           InstanceMethod<&UdpHandle::Send>("send"),
+                           InstanceMethod<&UdpHandle::LocalAddress>("address"),
+                           InstanceMethod<&UdpHandle::SetOption>("setOption"),
+                           InstanceMethod<&UdpHandle::GetOption>("getOption"),
+                           InstanceMethod<&UdpHandle::WatchWritable>("watchWritable"),
+                           InstanceMethod<&UdpHandle::SetReferenced>("setReferenced"),
+                           InstanceMethod<&UdpHandle::Close>("close"),
+                       });
+  }
+
+  // new UdpHandle(family: 4 | 6, ipv6Only, reuseAddress, maxMessageSize, meta: Int32Array)
+  explicit UdpHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpHandle>(info) {
+    Napi::Env env = info.Env();
+    state_ = env.GetInstanceData<AddonState>();
+    int family, message_size;
+    if (!get_int(env, info[0], "family", 4, 6, &family)) return;
+    if (family != 4 && family != 6) {
+      throw_range_error(env, "ERR_OUT_OF_RANGE", "The \"family\" must be 4 or 6");
+      return;
+    }
+    if (!get_int(env, info[3], "maxMessageSize", 1, 65535, &message_size)) return;
+    if (!info[4].IsTypedArray() ||
+        info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        info[4].As<Napi::Int32Array>().ElementLength() < kReceiveBatch * kMetaStride) {
+      throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                       "The \"meta\" argument must be an Int32Array of batch * stride");
+      return;
+    }
+    meta_reference_ = Napi::Persistent(info[4].As<Napi::Object>());
+    meta_ = info[4].As<Napi::Int32Array>().Data();
+
+    SocketOptions options;
+    options.family = family;
+    options.ipv6_only = info[1].ToBoolean();
+    options.reuse_address = info[2].ToBoolean();
+    const OsError error = open_socket(options, &socket_);
+    if (error != 0) {
+      Napi::Error exception = Napi::Error::New(env, "socket failed");
+      exception.Set("info", error_info(env, error));
+      exception.ThrowAsJavaScriptException();
+      return;
+    }
+    family_ = family;
+    open_ = true;
+    state_->open_handles.insert(this);
+
+    receive_memory_.resize(kReceiveBatch * (static_cast<size_t>(message_size) + kControlCapacity));
+    for (size_t i = 0; i < kReceiveBatch; i++) {
+      slots_[i].data = receive_memory_.data() + i * message_size;
+      slots_[i].capacity = static_cast<size_t>(message_size);
+      slots_[i].control =
+          receive_memory_.data() + kReceiveBatch * message_size + i * kControlCapacity;
+    }
+  }
+
+  // A socket that is garbage-collected without close() releases its descriptor. (One that is
+  // polling is never collected: bind() holds a reference until close.)
+  ~UdpHandle() override { CloseSocket(); }
+
+  // Closes everything without calling into JavaScript: the environment is going away.
+  void CloseForTeardown() { CloseSocket(); }
+
+ private:
+  Napi::Value Bind(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    IpAddress ip;
+    int port;
+    if (!get_ip(env, info[0], "address", &ip) || !get_int(env, info[1], "port", 0, 65535, &port)) {
+      return env.Undefined();
+    }
+    Address address;
+    if (!make_address(family_, ip, port, &address)) {
+      throw_type_error(env, "ERR_INVALID_ARG_VALUE", "An IPv6 address cannot be bound on an IPv4 socket");
+      return env.Undefined();
+    }
+    if (poll_ != nullptr) {
+      Napi::Error error = Napi::Error::New(env, "Socket is already bound");
+      error.Set("code", Napi::String::New(env, "ERR_SOCKET_ALREADY_BOUND"));
+      error.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    OsError error = bind_socket(socket_, address);
+    if (error != 0) return error_info(env, error);
+
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    poll_ = new Poll{};
+    poll_->state = state_;
+    poll_->handle.data = this;
+    int status = uv_poll_init_socket(loop, &poll_->handle, socket_);
+    if (status == 0) status = uv_poll_start(&poll_->handle, UV_READABLE, OnPoll);
+    if (status != 0) {
+      // Not yet a live libuv handle only when init failed; a started one must be closed.
+      ClosePoll(status == 0);
+      Napi::Object info_object = Napi::Object::New(env);
+      info_object.Set("code", uv_err_name(status));
+      info_object.Set("errno", status);
+      info_object.Set("osErrno", status);
+      return info_object;
+    }
+    if (!referenced_) uv_unref(reinterpret_cast<uv_handle_t*>(&poll_->handle));
+    // While it polls, the socket lives on with no JavaScript reference, as a dgram server does.
+    Ref();
+    return env.Undefined();
+  }
+
+  // send(msg, address, port, localAddress?, interfaceIndex?) -> bytes sent | error info
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    Chunk chunks[kMaxGatherBuffers];
+    OutgoingDatagram datagram{};
+    if (!get_chunks(env, info[0], chunks, &datagram.chunk_count)) return env.Undefined();
+    datagram.chunks = chunks;
+
+    Address destination;
+    if (!ParseDestination(env, info[1], info[2], &destination)) return env.Undefined();
+    datagram.destination = &destination;
+
+    int interface_index = 0;
+    if (!info[4].IsUndefined() &&
+        !get_int(env, info[4], "interfaceIndex", 0, INT32_MAX, &interface_index)) {
+      return env.Undefined();
+    }
+    IpAddress source;
+    const bool has_source = !info[3].IsUndefined() && !info[3].IsNull();
+    if (has_source && !get_ip(env, info[3], "localAddress", &source)) return env.Undefined();
+    alignas(8) uint8_t control[kControlCapacity];
+    const int control_length = source_control(env, destination, has_source ? &source : nullptr,
+                                              static_cast<uint32_t>(interface_index), control);
+    if (control_length < 0) return env.Undefined();
+    datagram.control = control;
+    datagram.control_length = static_cast<size_t>(control_length);
+
+    OsError error = 0;
+    const int64_t sent = send_datagram(socket_, datagram, &error);
+    if (sent < 0) return error_info(env, error);
+    return Napi::Number::New(env, static_cast<double>(sent));
+  }
+
+  Napi::Value LocalAddress(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    Address address;
+    const OsError error = local_address(socket_, &address);
+    if (error != 0) return error_info(env, error);
+    IpAddress ip;
+    int port;
+    split_address(address, &ip, &port);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("address", format_ip(ip.family, ip.bytes));
+    result.Set("family", ip.family == 6 ? "IPv6" : "IPv4");
+    result.Set("port", port);
+    return result;
+  }
+
+  // setOption(name, value) -> undefined | error info
+  Napi::Value SetOption(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Option option;
+    int value;
+    if (!CheckOpen(env) || !GetOptionName(env, info[0], &option) ||
+        !get_int(env, info[1], "value", INT32_MIN, INT32_MAX, &value)) {
+      return env.Undefined();
+    }
+    const OsError error = set_option(socket_, family_, option, value);
+    return error == 0 ? env.Undefined() : error_info(env, error).As<Napi::Value>();
+  }
+
+  Napi::Value GetOption(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Option option;
+    if (!CheckOpen(env) || !GetOptionName(env, info[0], &option)) return env.Undefined();
+    int value = 0;
+    const OsError error = get_option(socket_, family_, option, &value);
+    if (error != 0) return error_info(env, error);
+    return Napi::Number::New(env, value);
+  }
+
+  Napi::Value WatchWritable(const Napi::CallbackInfo& info) {
+    if (poll_ != nullptr) {
+      const bool watch = info[0].ToBoolean();
+      uv_poll_start(&poll_->handle, watch ? UV_READABLE | UV_WRITABLE : UV_READABLE, OnPoll);
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetReferenced(const Napi::CallbackInfo& info) {
+    referenced_ = info[0].ToBoolean();
+    if (poll_ != nullptr) {
+      auto* handle = reinterpret_cast<uv_handle_t*>(&poll_->handle);
+      referenced_ ? uv_ref(handle) : uv_unref(handle);
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    const bool was_polling = poll_ != nullptr;
+    CloseSocket();
+    if (was_polling) Unref();
+    return info.Env().Undefined();
+  }
+
+  bool CheckOpen(Napi::Env env) {
+    if (open_) return true;
+    Napi::Error error = Napi::Error::New(env, "Not running");
+    error.Set("code", Napi::String::New(env, "ERR_SOCKET_DGRAM_NOT_RUNNING"));
+    error.ThrowAsJavaScriptException();
+    return false;
+  }
+
+  bool GetOptionName(Napi::Env env, Napi::Value value, Option* out) {
+    static const struct {
+      const char* name;
+      Option option;
+    } kOptions[] = {
+        {"broadcast", Option::kBroadcast},
+        {"ttl", Option::kTtl},
+        {"multicastTtl", Option::kMulticastTtl},
+        {"multicastLoopback", Option::kMulticastLoopback},
+        {"recvBufferSize", Option::kReceiveBufferSize},
+        {"sendBufferSize", Option::kSendBufferSize},
+    };
+    std::string name;
+    if (!get_string(env, value, "option", &name)) return false;
+    for (const auto& entry : kOptions) {
+      if (name == entry.name) {
+        *out = entry.option;
+        return true;
+      }
+    }
+    throw_type_error(env, "ERR_INVALID_ARG_VALUE", "Unknown socket option: " + name);
+    return false;
+  }
+
+  // The last destination is kept parsed: a server answering one client, or a client talking
+  // to one server, sends to the same peer again and again.
+  bool ParseDestination(Napi::Env env, Napi::Value address, Napi::Value port_value,
+                        Address* out) {
+    int port;
+    if (!get_int(env, port_value, "port", 1, 65535, &port)) return false;
+    std::string text;
+    if (!get_string(env, address, "address", &text)) return false;
+    if (text != cached_destination_text_) {
+      IpAddress ip;
+      if (!parse_ip(text, &ip)) {
+        throw_type_error(env, "ERR_INVALID_IP_ADDRESS", "Invalid IP address for \"address\": " + text);
+        return false;
+      }
+      if (!make_address(family_, ip, 0, &cached_destination_)) {
+        throw_type_error(env, "ERR_INVALID_ARG_VALUE",
+                         "An IPv6 address cannot be a destination on an IPv4 socket: " + text);
+        return false;
+      }
+      cached_destination_text_ = text;
+    }
+    *out = cached_destination_;
+    // The port sits at the same offset in sockaddr_in and sockaddr_in6.
+    reinterpret_cast<sockaddr_in*>(&out->storage)->sin_port = htons(static_cast<uint16_t>(port));
+    return true;
+  }
+
+  static void OnPoll(uv_poll_t* handle, int status, int events) {
+    auto* self = static_cast<UdpHandle*>(handle->data);
+    if (self == nullptr) return;
+    Napi::Env env = self->Env();
+    Napi::HandleScope scope(env);
+    if (status < 0) {
+      Napi::Object info = Napi::Object::New(env);
+      info.Set("code", uv_err_name(status));
+      info.Set("errno", status);
+      info.Set("osErrno", status);
+      self->CallBack("onerror", {info, Napi::String::New(env, "poll")});
+      return;
+    }
+    if ((events & UV_WRITABLE) != 0) {
+      self->CallBack("onwritable", {});
+      if (!self->open_) return;
+    }
+    if ((events & UV_READABLE) != 0) self->Drain();
+  }
+
+  void Drain() {
+    Napi::Env env = Env();
+    size_t total = 0;
+    while (open_ && total < kReceiveBudget) {
+      OsError error = 0;
+      const size_t count = receive_batch(socket_, slots_, kReceiveBatch, &error);
+      if (count == 0) {
+        if (!would_block(error)) {
+          Napi::HandleScope scope(env);
+          CallBack("onerror", {error_info(env, error), Napi::String::New(env, "recvmsg")});
+        }
+        return;
+      }
+      Deliver(count);
+      total += count;
+      if (count < kReceiveBatch) return;  // drained: another call would only say EAGAIN
+    }
+  }
+
+  // One call into JavaScript per batch: an array of Buffers (each its own small allocation, so
+  // a kept message pins nothing else) and the records in meta_.
+  void Deliver(size_t count) {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Napi::Array messages = Napi::Array::New(env, count);
+    for (size_t i = 0; i < count; i++) {
+      const ReceiveSlot& slot = slots_[i];
+      messages.Set(i, Napi::Buffer<uint8_t>::Copy(env, slot.data, slot.length));
+      int32_t* record = meta_ + i * kMetaStride;
+      std::memset(record, 0, kMetaStride * sizeof *record);
+      record[kMetaLength] = static_cast<int32_t>(slot.length);
+      record[kMetaFlags] = (slot.truncated ? kFlagTruncated : 0) |
+                           (slot.info.control_truncated ? kFlagControlTruncated : 0);
+      IpAddress peer;
+      int port;
+      split_address(slot.peer, &peer, &port);
+      record[kMetaPeerFamily] = peer.family;
+      record[kMetaPeerPort] = port;
+      std::memcpy(record + kMetaPeerAddress, peer.bytes, 16);
+      record[kMetaPeerScope] = static_cast<int32_t>(peer.scope_id);
+      record[kMetaLocalFamily] = slot.info.local_family;
+      std::memcpy(record + kMetaLocalAddress, slot.info.local_address, 16);
+      record[kMetaDestinationFamily] = slot.info.destination_family;
+      std::memcpy(record + kMetaDestinationAddress, slot.info.destination_address, 16);
+      record[kMetaInterfaceIndex] = static_cast<int32_t>(slot.info.interface_index);
+    }
+    CallBack("onmessage", {messages});
+  }
+
+  // Calls this.<name>(...args) as a libuv callback would: with Node's callback scope, and a
+  // throw becomes an uncaught exception, as one from a dgram 'message' listener does.
+  void CallBack(const char* name, const std::initializer_list<napi_value>& args) {
+    Napi::Env env = Env();
+    Napi::Object self = Value();
+    Napi::Value callback = self.Get(name);
+    if (!callback.IsFunction()) return;
+    callback.As<Napi::Function>().MakeCallback(self, args);
+    if (env.IsExceptionPending()) {
+      Napi::Error error = env.GetAndClearPendingException();
+      napi_fatal_exception(env, error.Value());
+    }
+  }
+
+  void ClosePoll(bool started) {
+    if (poll_ == nullptr) return;
+    poll_->handle.data = nullptr;
+    if (!started) {
+      delete poll_;
+    } else {
+      if (state_->tearing_down) state_->polls_closing_at_teardown++;
+      uv_close(reinterpret_cast<uv_handle_t*>(&poll_->handle), [](uv_handle_t* handle) {
+        Poll* poll = reinterpret_cast<Poll*>(handle);
+        poll->state->poll_closed();
+        delete poll;
+      });
+    }
+    poll_ = nullptr;
+  }
+
+  void CloseSocket() {
+    if (!open_) return;
+    open_ = false;
+    ClosePoll(true);
+    close_socket(socket_);
+    state_->open_handles.erase(this);
+    meta_reference_.Reset();
+  }
+
+  AddonState* state_ = nullptr;
+  Socket socket_{};
+  int family_ = 4;
+  bool open_ = false;
+  bool referenced_ = true;
+  Poll* poll_ = nullptr;
+  Napi::ObjectReference meta_reference_;
+  int32_t* meta_ = nullptr;
+  std::vector<uint8_t> receive_memory_;
+  ReceiveSlot slots_[kReceiveBatch];
+  std::string cached_destination_text_;
+  Address cached_destination_{};
+};
+
+// sourceControlBytes(socketFamily, destination, localAddress | null, interfaceIndex) -> Buffer
+// The exact control bytes send() hands to the OS, for tests that cannot see the wire.
+Napi::Value SourceControlBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int family, interface_index;
+  IpAddress destination_ip, source;
+  const bool has_source = !info[2].IsNull() && !info[2].IsUndefined();
+  if (!get_int(env, info[0], "family", 4, 6, &family) ||
+      !get_ip(env, info[1], "destination", &destination_ip) ||
+      (has_source && !get_ip(env, info[2], "localAddress", &source)) ||
+      !get_int(env, info[3], "interfaceIndex", 0, INT32_MAX, &interface_index)) {
+    return env.Undefined();
+  }
+  Address destination;
+  if (!make_address(family, destination_ip, 0, &destination)) {
+    throw_type_error(env, "ERR_INVALID_ARG_VALUE", "IPv6 destination on an IPv4 socket");
+    return env.Undefined();
+  }
+  alignas(8) uint8_t control[kControlCapacity];
+  const int length = source_control(env, destination, has_source ? &source : nullptr,
+                                    static_cast<uint32_t>(interface_index), control);
+  if (length < 0) return env.Undefined();
+  return Napi::Buffer<uint8_t>::Copy(env, control, static_cast<size_t>(length));
+}
+
+// decodeReceiveControl(bytes) -> { localAddress?, destinationAddress?, interfaceIndex? }
+Napi::Value DecodeReceiveControl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Chunk chunk;
+  if (!get_chunk(info[0], &chunk)) {
+    throw_type_error(env, "ERR_INVALID_ARG_TYPE", "The \"control\" argument must be a Uint8Array");
+    return env.Undefined();
+  }
+  // The OS hands control data over aligned; a Buffer from JavaScript may not be.
+  std::vector<uint64_t> aligned((chunk.length + 7) / 8 + 1);
+  std::memcpy(aligned.data(), chunk.data, chunk.length);
+  PacketInfo packet;
+  decode_receive_control(reinterpret_cast<const uint8_t*>(aligned.data()), chunk.length, &packet);
+  Napi::Object result = Napi::Object::New(env);
+  if (packet.local_family != 0) {
+    result.Set("localAddress", format_ip(packet.local_family, packet.local_address));
+  }
+  if (packet.destination_family != 0) {
+    result.Set("destinationAddress",
+               format_ip(packet.destination_family, packet.destination_address));
+  }
+  if (packet.interface_index != 0) result.Set("interfaceIndex", packet.interface_index);
+  return result;
+}
+
+// describeError(osErrno) -> { code, errno, osErrno }
+Napi::Value DescribeError(const Napi::CallbackInfo& info) {
+  int error;
+  if (!get_int(info.Env(), info[0], "osErrno", INT32_MIN, INT32_MAX, &error)) {
+    return info.Env().Undefined();
+  }
+  return error_info(info.Env(), error);
+}
+
+Napi::Value InterfaceName(const Napi::CallbackInfo& info) {
+  int index;
+  if (!get_int(info.Env(), info[0], "interfaceIndex", 0, INT32_MAX, &index)) {
+    return info.Env().Undefined();
+  }
+  char name[256];
+  if (!interface_name(static_cast<uint32_t>(index), name, sizeof name)) {
+    return info.Env().Undefined();
+  }
+  return Napi::String::New(info.Env(), name);
+}
+
+// Closes every socket of an environment that is going away (a worker ending, the process
+// exiting). The hook is asynchronous so that libuv can finish closing the poll handles
+// before Node closes the loop; a worker's loop refuses to close with handles still open.
+void TearDown(napi_async_cleanup_hook_handle hook, void* data) {
+  auto* state = static_cast<AddonState*>(data);
+  state->cleanup_hook = hook;
+  state->tearing_down = true;
+  const std::set<UdpHandle*> handles = state->open_handles;
+  for (UdpHandle* handle : handles) handle->CloseForTeardown();
+  if (state->polls_closing_at_teardown == 0) state->finish_teardown();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  const OsError error = initialize_process();
+  if (error != 0) {
+    Napi::Error exception = Napi::Error::New(env, "sendmsg: the socket library did not start");
+    exception.Set("info", error_info(env, error));
+    exception.ThrowAsJavaScriptException();
+    return exports;
+  }
+  auto* state = new AddonState();
+  env.SetInstanceData(state);
+  napi_add_async_cleanup_hook(env, TearDown, state, nullptr);
+
+  Napi::Function handle_class = UdpHandle::Define(env);
+  state->handle_class = Napi::Persistent(handle_class);
+  exports.Set("UdpHandle", handle_class);
+  exports.Set("sourceControlBytes", Napi::Function::New(env, SourceControlBytes));
+  exports.Set("decodeReceiveControl", Napi::Function::New(env, DecodeReceiveControl));
+  exports.Set("describeError", Napi::Function::New(env, DescribeError));
+  exports.Set("interfaceName", Napi::Function::New(env, InterfaceName));
+  exports.Set("backend", backend_name());
+  exports.Set("receiveBatch", static_cast<double>(kReceiveBatch));
+  exports.Set("metaStride", static_cast<double>(kMetaStride));
+  exports.Set("maxGatherBuffers", static_cast<double>(kMaxGatherBuffers));
+  return exports;
+}
+
+}  // namespace
+}  // namespace udp
+
+namespace {
+Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return udp::Init(env, exports); }
+}  // namespace
+NODE_API_MODULE(NODE_GYP_MODULE_NAME, InitModule)

@@ -1,0 +1,148 @@
+// Control messages (ancillary data) on POSIX: pure functions over byte buffers.
+//
+// Three dialects exist. Linux and macOS use IP_PKTINFO both ways (struct in_pktinfo with
+// ipi_spec_dst). FreeBSD, OpenBSD and NetBSD use the older BSD forms: IP_RECVDSTADDR (an
+// in_addr) and IP_RECVIF (a sockaddr_dl) on receive, IP_SENDSRCADDR on send. IPv6 is RFC 3542
+// IPV6_PKTINFO everywhere.
+#include <cstring>
+
+#include "backend.h"
+
+#if defined(__linux__) || defined(__APPLE__)
+#define SENDMSG_IP_PKTINFO 1
+#else
+#include <net/if_dl.h>
+#endif
+
+namespace udp {
+
+namespace {
+
+void set_ipv4(int* family, uint8_t* bytes, const in_addr& address) {
+  *family = 4;
+  std::memcpy(bytes, &address, 4);
+}
+
+// A v4-mapped IPv6 packet-info address (a dual-stack socket receiving IPv4) is reported in
+// the normalized plain IPv4 form, as every other IPv4 address is.
+void set_ipv6(int* family, uint8_t* bytes, const in6_addr& address) {
+  if (IN6_IS_ADDR_V4MAPPED(&address)) {
+    *family = 4;
+    std::memcpy(bytes, reinterpret_cast<const uint8_t*>(&address) + 12, 4);
+  } else {
+    *family = 6;
+    std::memcpy(bytes, &address, 16);
+  }
+}
+
+}  // namespace
+
+size_t encode_source_control(const SourceInfo& source, uint8_t* control, size_t capacity) {
+  // CMSG_FIRSTHDR and CMSG_NXTHDR walk a msghdr, so the encoder builds one over the buffer.
+  std::memset(control, 0, capacity);
+  msghdr message{};
+  message.msg_control = control;
+  message.msg_controllen = capacity;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  if (source.ipv4) {
+#ifdef SENDMSG_IP_PKTINFO
+    if (header == nullptr || capacity < CMSG_SPACE(sizeof(in_pktinfo))) return 0;
+    header->cmsg_level = IPPROTO_IP;
+    header->cmsg_type = IP_PKTINFO;
+    header->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+    in_pktinfo info{};
+    // ipi_spec_dst is the source to use. ipi_addr is ignored on send.
+    if (source.has_address) std::memcpy(&info.ipi_spec_dst, source.address, 4);
+    info.ipi_ifindex = static_cast<int>(source.interface_index);
+    std::memcpy(CMSG_DATA(header), &info, sizeof info);
+    return CMSG_SPACE(sizeof(in_pktinfo));
+#else
+    // The BSDs take only a source address; there is no IPv4 send-side interface option.
+    // IP_SENDSRCADDR works only on a socket bound to a wildcard address (EINVAL otherwise).
+    if (!source.has_address) return 0;
+    if (header == nullptr || capacity < CMSG_SPACE(sizeof(in_addr))) return 0;
+    header->cmsg_level = IPPROTO_IP;
+    header->cmsg_type = IP_SENDSRCADDR;
+    header->cmsg_len = CMSG_LEN(sizeof(in_addr));
+    std::memcpy(CMSG_DATA(header), source.address, 4);
+    return CMSG_SPACE(sizeof(in_addr));
+#endif
+  }
+  if (header == nullptr || capacity < CMSG_SPACE(sizeof(in6_pktinfo))) return 0;
+  header->cmsg_level = IPPROTO_IPV6;
+  header->cmsg_type = IPV6_PKTINFO;
+  header->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+  in6_pktinfo info{};
+  if (source.has_address) std::memcpy(&info.ipi6_addr, source.address, 16);
+  info.ipi6_ifindex = source.interface_index;
+  std::memcpy(CMSG_DATA(header), &info, sizeof info);
+  return CMSG_SPACE(sizeof(in6_pktinfo));
+}
+
+void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* out) {
+  *out = PacketInfo{};
+  msghdr message{};
+  message.msg_control = const_cast<uint8_t*>(control);
+  message.msg_controllen = length;
+  // A dual-stack socket on Linux reports an IPv4 datagram twice: IPV6_PKTINFO with v4-mapped
+  // addresses (no reply-from address) and IP_PKTINFO (with ipi_spec_dst). The IPv4 one wins
+  // whatever the order.
+  bool have_ipv4_info = false;
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
+       header = CMSG_NXTHDR(&message, header)) {
+    const uint8_t* data = CMSG_DATA(header);
+    // Never trust cmsg_len past the buffer: a truncated or hostile buffer must not be overread.
+    const size_t offset = static_cast<size_t>(data - control);
+    if (header->cmsg_len < CMSG_LEN(0) || offset > length) break;
+    const size_t data_length = header->cmsg_len - CMSG_LEN(0);
+    if (data_length > length - offset) break;
+
+    if (header->cmsg_level == IPPROTO_IPV6 && header->cmsg_type == IPV6_PKTINFO &&
+        data_length >= sizeof(in6_pktinfo)) {
+      if (have_ipv4_info) continue;
+      in6_pktinfo info;
+      std::memcpy(&info, data, sizeof info);
+      set_ipv6(&out->destination_family, out->destination_address, info.ipi6_addr);
+      // IPv6 has no separate reply-from address: the destination is it, unless it is
+      // multicast, where the kernel picks the source.
+      if (!IN6_IS_ADDR_MULTICAST(&info.ipi6_addr)) {
+        set_ipv6(&out->local_family, out->local_address, info.ipi6_addr);
+      }
+      out->interface_index = info.ipi6_ifindex;
+      continue;
+    }
+    if (header->cmsg_level != IPPROTO_IP) continue;
+#ifdef SENDMSG_IP_PKTINFO
+    if (header->cmsg_type == IP_PKTINFO && data_length >= sizeof(in_pktinfo)) {
+      in_pktinfo info;
+      std::memcpy(&info, data, sizeof info);
+      *out = PacketInfo{};
+      have_ipv4_info = true;
+      set_ipv4(&out->destination_family, out->destination_address, info.ipi_addr);
+      set_ipv4(&out->local_family, out->local_address, info.ipi_spec_dst);
+      out->interface_index = static_cast<uint32_t>(info.ipi_ifindex);
+    }
+#else
+    if (header->cmsg_type == IP_RECVDSTADDR && data_length >= sizeof(in_addr)) {
+      in_addr destination;
+      std::memcpy(&destination, data, sizeof destination);
+      if (!have_ipv4_info) out->local_family = 0;
+      have_ipv4_info = true;
+      set_ipv4(&out->destination_family, out->destination_address, destination);
+      // The BSDs give no reply-from address. For unicast the destination is it; for a
+      // broadcast or multicast datagram it is unknown, so it is left undefined.
+      const uint32_t host = ntohl(destination.s_addr);
+      const bool unicast = host != INADDR_BROADCAST && !IN_MULTICAST(host);
+      if (unicast) set_ipv4(&out->local_family, out->local_address, destination);
+    } else if (header->cmsg_type == IP_RECVIF && data_length >= offsetof(sockaddr_dl, sdl_index) +
+                                                                     sizeof(u_short)) {
+      sockaddr_dl link;
+      std::memset(&link, 0, sizeof link);
+      std::memcpy(&link, data, data_length < sizeof link ? data_length : sizeof link);
+      out->interface_index = link.sdl_index;
+    }
+#endif
+  }
+}
+
+}  // namespace udp

@@ -1,0 +1,282 @@
+// Sockets on POSIX: Linux, macOS and the BSDs.
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "backend.h"
+
+namespace udp {
+
+namespace {
+
+OsError last_error() { return errno; }
+
+OsError set_int_option(int socket, int level, int name, int value) {
+  return setsockopt(socket, level, name, &value, sizeof value) == 0 ? 0 : last_error();
+}
+
+OsError enable_packet_info(int socket, const SocketOptions& options) {
+  OsError error = 0;
+  if (options.family == 6) {
+    error = set_int_option(socket, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+    if (error != 0 || options.ipv6_only) return error;
+    // Dual-stack: IPv4 datagrams also bring the IPv4 option, which is the only one that
+    // carries a reply-from address (ipi_spec_dst) distinct from a broadcast destination.
+    // Kernels that refuse IPv4 options on an IPv6 socket still report IPv4 datagrams through
+    // IPV6_PKTINFO with v4-mapped addresses, so a refusal here is not an error.
+  }
+#if defined(__linux__)
+  error = set_int_option(socket, IPPROTO_IP, IP_PKTINFO, 1);
+#elif defined(__APPLE__)
+  error = set_int_option(socket, IPPROTO_IP, IP_RECVPKTINFO, 1);
+#else
+  error = set_int_option(socket, IPPROTO_IP, IP_RECVDSTADDR, 1);
+  if (error == 0) error = set_int_option(socket, IPPROTO_IP, IP_RECVIF, 1);
+#endif
+  return options.family == 6 ? 0 : error;
+}
+
+// libuv's choice, so that reuseAddr means what it means for dgram: on Linux SO_REUSEADDR
+// lets several UDP sockets share a port; the BSDs and macOS need SO_REUSEPORT for that.
+OsError enable_address_reuse(int socket) {
+#if defined(SO_REUSEPORT) && !defined(__linux__)
+  return set_int_option(socket, SOL_SOCKET, SO_REUSEPORT, 1);
+#else
+  return set_int_option(socket, SOL_SOCKET, SO_REUSEADDR, 1);
+#endif
+}
+
+void fill_iovecs(const OutgoingDatagram& datagram, iovec* vectors) {
+  for (size_t i = 0; i < datagram.chunk_count; i++) {
+    vectors[i].iov_base = const_cast<uint8_t*>(datagram.chunks[i].data);
+    vectors[i].iov_len = datagram.chunks[i].length;
+  }
+}
+
+void prepare_receive(ReceiveSlot& slot, iovec* vector, msghdr* message) {
+  vector->iov_base = slot.data;
+  vector->iov_len = slot.capacity;
+  *message = msghdr{};
+  message->msg_name = &slot.peer.storage;
+  message->msg_namelen = sizeof slot.peer.storage;
+  message->msg_iov = vector;
+  message->msg_iovlen = 1;
+  message->msg_control = slot.control;
+  message->msg_controllen = kControlCapacity;
+}
+
+void finish_receive(ReceiveSlot& slot, const msghdr& message, size_t length) {
+  slot.length = length;
+  slot.truncated = (message.msg_flags & MSG_TRUNC) != 0;
+  slot.peer.length = message.msg_namelen;
+  decode_receive_control(slot.control, message.msg_controllen, &slot.info);
+  slot.info.control_truncated = (message.msg_flags & MSG_CTRUNC) != 0;
+}
+
+}  // namespace
+
+OsError initialize_process() { return 0; }
+
+OsError open_socket(const SocketOptions& options, Socket* out) {
+  const int domain = options.family == 6 ? AF_INET6 : AF_INET;
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+  int fd = socket(domain, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return last_error();
+#else
+  // macOS has no SOCK_NONBLOCK; another thread may fork between these calls, which is why
+  // Linux gets the atomic form above.
+  int fd = socket(domain, SOCK_DGRAM, 0);
+  if (fd < 0) return last_error();
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+    const OsError error = last_error();
+    close(fd);
+    return error;
+  }
+#endif
+  OsError error = 0;
+  if (options.family == 6) {
+    error = set_int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, options.ipv6_only ? 1 : 0);
+  }
+  if (error == 0) error = enable_packet_info(fd, options);
+  if (error == 0 && options.reuse_address) error = enable_address_reuse(fd);
+  if (error != 0) {
+    close(fd);
+    return error;
+  }
+  *out = fd;
+  return 0;
+}
+
+OsError bind_socket(Socket socket, const Address& address) {
+  return bind(socket, reinterpret_cast<const sockaddr*>(&address.storage), address.length) == 0
+             ? 0
+             : last_error();
+}
+
+OsError local_address(Socket socket, Address* out) {
+  out->length = sizeof out->storage;
+  return getsockname(socket, reinterpret_cast<sockaddr*>(&out->storage), &out->length) == 0
+             ? 0
+             : last_error();
+}
+
+static bool option_name(int family, Option option, int* level, int* name) {
+  const bool v6 = family == 6;
+  switch (option) {
+    case Option::kBroadcast: *level = SOL_SOCKET; *name = SO_BROADCAST; return true;
+    case Option::kReceiveBufferSize: *level = SOL_SOCKET; *name = SO_RCVBUF; return true;
+    case Option::kSendBufferSize: *level = SOL_SOCKET; *name = SO_SNDBUF; return true;
+    case Option::kTtl:
+      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      *name = v6 ? IPV6_UNICAST_HOPS : IP_TTL;
+      return true;
+    case Option::kMulticastTtl:
+      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      *name = v6 ? IPV6_MULTICAST_HOPS : IP_MULTICAST_TTL;
+      return true;
+    case Option::kMulticastLoopback:
+      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      *name = v6 ? IPV6_MULTICAST_LOOP : IP_MULTICAST_LOOP;
+      return true;
+  }
+  return false;
+}
+
+OsError set_option(Socket socket, int family, Option option, int value) {
+  int level, name;
+  if (!option_name(family, option, &level, &name)) return EINVAL;
+#if !defined(__linux__)
+  // The BSDs and macOS take the IPv4 multicast options as a single byte.
+  if (family == 4 && (option == Option::kMulticastTtl || option == Option::kMulticastLoopback)) {
+    const unsigned char byte = static_cast<unsigned char>(value);
+    return setsockopt(socket, level, name, &byte, sizeof byte) == 0 ? 0 : last_error();
+  }
+#endif
+  return set_int_option(socket, level, name, value);
+}
+
+OsError get_option(Socket socket, int family, Option option, int* value) {
+  int level, name;
+  if (!option_name(family, option, &level, &name)) return EINVAL;
+  socklen_t length = sizeof *value;
+  *value = 0;
+  return getsockopt(socket, level, name, value, &length) == 0 ? 0 : last_error();
+}
+
+void close_socket(Socket socket) { close(socket); }
+
+size_t receive_batch(Socket socket, ReceiveSlot* slots, size_t count, OsError* error) {
+  *error = 0;
+#if defined(__linux__)
+  // recvmmsg: one system call for the whole batch.
+  constexpr size_t kMaxBatch = 64;
+  if (count > kMaxBatch) count = kMaxBatch;
+  mmsghdr messages[kMaxBatch];
+  iovec vectors[kMaxBatch];
+  for (size_t i = 0; i < count; i++) {
+    prepare_receive(slots[i], &vectors[i], &messages[i].msg_hdr);
+    messages[i].msg_len = 0;
+  }
+  int received;
+  do {
+    received = recvmmsg(socket, messages, static_cast<unsigned>(count), MSG_DONTWAIT, nullptr);
+  } while (received < 0 && errno == EINTR);
+  if (received < 0) {
+    *error = last_error();
+    return 0;
+  }
+  for (int i = 0; i < received; i++) {
+    finish_receive(slots[i], messages[i].msg_hdr, messages[i].msg_len);
+  }
+  return static_cast<size_t>(received);
+#else
+  size_t received = 0;
+  while (received < count) {
+    iovec vector;
+    msghdr message;
+    prepare_receive(slots[received], &vector, &message);
+    ssize_t length;
+    do {
+      length = recvmsg(socket, &message, 0);
+    } while (length < 0 && errno == EINTR);
+    if (length < 0) {
+      if (received == 0) *error = last_error();
+      break;
+    }
+    finish_receive(slots[received], message, static_cast<size_t>(length));
+    received++;
+  }
+  return received;
+#endif
+}
+
+int64_t send_datagram(Socket socket, const OutgoingDatagram& datagram, OsError* error) {
+  iovec vectors[kMaxGatherBuffers];
+  fill_iovecs(datagram, vectors);
+  msghdr message{};
+  message.msg_name = const_cast<sockaddr_storage*>(&datagram.destination->storage);
+  message.msg_namelen = datagram.destination->length;
+  message.msg_iov = vectors;
+  message.msg_iovlen = datagram.chunk_count;
+  // A non-NULL control pointer with length 0 is EINVAL on macOS and OpenBSD.
+  if (datagram.control_length > 0) {
+    message.msg_control = const_cast<uint8_t*>(datagram.control);
+    message.msg_controllen = datagram.control_length;
+  }
+  ssize_t sent;
+  do {
+    sent = sendmsg(socket, &message, 0);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) {
+    *error = last_error();
+    return -1;
+  }
+  return sent;
+}
+
+bool would_block(OsError error) { return error == EAGAIN || error == EWOULDBLOCK; }
+
+// Linux can answer ENOBUFS (or EAGAIN) on a socket that poll calls writable when the device
+// queue is full; waiting for writability and trying again is the cure for both.
+bool should_queue(OsError error) { return would_block(error) || error == ENOBUFS; }
+
+ErrorDescription describe_error(OsError error) {
+  // On POSIX, libuv's error numbers are the negated errno values, and its names cover them all.
+  ErrorDescription description;
+  description.uv_errno = -error;
+  uv_err_name_r(-error, description.code, sizeof description.code);
+  if (std::strncmp(description.code, "Unknown", 7) == 0) {
+    std::strcpy(description.code, "UNKNOWN");
+  }
+  return description;
+}
+
+bool interface_name(uint32_t index, char* out, size_t capacity) {
+  char name[IF_NAMESIZE];
+  if (index == 0 || if_indextoname(index, name) == nullptr) return false;
+  if (std::strlen(name) >= capacity) return false;
+  std::strcpy(out, name);
+  return true;
+}
+
+const char* backend_name() {
+#if defined(__linux__)
+  return "linux";
+#elif defined(__APPLE__)
+  return "darwin";
+#elif defined(__FreeBSD__)
+  return "freebsd";
+#elif defined(__OpenBSD__)
+  return "openbsd";
+#elif defined(__NetBSD__)
+  return "netbsd";
+#else
+  return "posix";
+#endif
+}
+
+}  // namespace udp
