@@ -170,9 +170,8 @@ bool get_chunks(Napi::Env env, Napi::Value value, Chunk* chunks, size_t* count) 
 // Returns its length (0: none needed), or -1 after throwing a TypeError for a source whose
 // family cannot carry the packet.
 int source_control(Napi::Env env, const Address& destination, const IpAddress* source,
-                   uint32_t interface_index, uint8_t* control) {
+                   uint32_t interface_index, SourceInfo& info, uint8_t* control) {
   if (source == nullptr && interface_index == 0) return 0;
-  SourceInfo info;
   info.ipv4 = is_ipv4_packet(destination);
   info.interface_index = interface_index;
   if (source != nullptr) {
@@ -324,15 +323,24 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     const bool has_source = !info[3].IsUndefined() && !info[3].IsNull();
     if (has_source && !get_ip(env, info[3], "localAddress", &source)) return env.Undefined();
     alignas(8) uint8_t control[kControlCapacity];
-    const int control_length = source_control(env, destination, has_source ? &source : nullptr,
-                                              static_cast<uint32_t>(interface_index), control);
+    SourceInfo source_info;
+    const int control_length =
+        source_control(env, destination, has_source ? &source : nullptr,
+                       static_cast<uint32_t>(interface_index), source_info, control);
     if (control_length < 0) return env.Undefined();
-    datagram.control = control;
-    datagram.control_length = static_cast<size_t>(control_length);
+    if (control_length > 0) {
+      datagram.control = control;
+      datagram.control_length = static_cast<size_t>(control_length);
+      datagram.source = &source_info;
+    }
 
     OsError error = 0;
     const int64_t sent = send_datagram(socket_, datagram, &error);
-    if (sent < 0) return error_info(env, error);
+    if (sent < 0) {
+      Napi::Object failure = error_info(env, error);
+      if (should_queue(error)) failure.Set("retry", true);
+      return failure;
+    }
     return Napi::Number::New(env, static_cast<double>(sent));
   }
 
@@ -599,8 +607,9 @@ Napi::Value SourceControlBytes(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   alignas(8) uint8_t control[kControlCapacity];
+  SourceInfo source_info;
   const int length = source_control(env, destination, has_source ? &source : nullptr,
-                                    static_cast<uint32_t>(interface_index), control);
+                                    static_cast<uint32_t>(interface_index), source_info, control);
   if (length < 0) return env.Undefined();
   return Napi::Buffer<uint8_t>::Copy(env, control, static_cast<size_t>(length));
 }

@@ -70,6 +70,7 @@ struct OutgoingDatagram {
   const Address* destination;
   const uint8_t* control;  // from encode_source_control; nullptr when control_length is 0
   size_t control_length;
+  const SourceInfo* source;  // what control says, for explaining errors; nullptr when none
 };
 
 // One slot of a receive batch. The caller owns data (capacity bytes) and control

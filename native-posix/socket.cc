@@ -76,6 +76,36 @@ void finish_receive(ReceiveSlot& slot, const msghdr& message, size_t length) {
   slot.info.control_truncated = (message.msg_flags & MSG_CTRUNC) != 0;
 }
 
+// Linux does not answer EADDRNOTAVAIL for a pktinfo source that is not a local address: IPv4
+// routing fails with ENETUNREACH, IPv6 with EINVAL. Both have other causes too, so only after
+// one of them, a bind() of a throwaway socket to the source tells whether it was the cause.
+// This keeps err.code the same as on Windows (WSAEADDRNOTAVAIL) and the BSDs.
+OsError explain_send_error(OsError error, const SourceInfo* source) {
+  if ((error != ENETUNREACH && error != EINVAL) || source == nullptr || !source->has_address) {
+    return error;
+  }
+  sockaddr_storage storage{};
+  socklen_t length;
+  if (source->ipv4) {
+    auto* address = reinterpret_cast<sockaddr_in*>(&storage);
+    address->sin_family = AF_INET;
+    std::memcpy(&address->sin_addr, source->address, 4);
+    length = sizeof *address;
+  } else {
+    auto* address = reinterpret_cast<sockaddr_in6*>(&storage);
+    address->sin6_family = AF_INET6;
+    std::memcpy(&address->sin6_addr, source->address, 16);
+    address->sin6_scope_id = source->interface_index;
+    length = sizeof *address;
+  }
+  const int probe = socket(storage.ss_family, SOCK_DGRAM, 0);
+  if (probe < 0) return error;
+  const bool not_local =
+      bind(probe, reinterpret_cast<sockaddr*>(&storage), length) != 0 && errno == EADDRNOTAVAIL;
+  close(probe);
+  return not_local ? EADDRNOTAVAIL : error;
+}
+
 }  // namespace
 
 OsError initialize_process() { return 0; }
@@ -232,7 +262,7 @@ int64_t send_datagram(Socket socket, const OutgoingDatagram& datagram, OsError* 
     sent = sendmsg(socket, &message, 0);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) {
-    *error = last_error();
+    *error = explain_send_error(last_error(), datagram.source);
     return -1;
   }
   return sent;

@@ -1,0 +1,80 @@
+// IP literals: validation for the API, and formatting of the raw address bytes the addon
+// reports, with small caches because a server sees the same few addresses again and again.
+import { isIP } from 'net';
+
+const V4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
+
+/** 4, 6, or 0 for a string that is no IP literal. A v4-mapped IPv6 literal counts as 4. */
+export function ipFamily(address: string): 0 | 4 | 6 {
+  const zone = address.indexOf('%');
+  const bare = zone >= 0 ? address.slice(0, zone) : address;
+  const family = isIP(bare);
+  if (family === 6 && V4_MAPPED.test(bare)) return 4;
+  return family as 0 | 4 | 6;
+}
+
+export function isIPv6LinkLocal(address: string): boolean {
+  return /^fe[89ab]/i.test(address);
+}
+
+const CACHE_LIMIT = 1024;
+
+export class AddressFormatter {
+  private readonly bytes: Uint8Array;
+  private readonly v4 = new Map<number, string>();
+  private readonly v6 = new Map<string, string>();
+
+  constructor(private readonly words: Int32Array) {
+    this.bytes = new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
+  }
+
+  /** The address whose raw bytes start at words[index]. */
+  format(family: number, index: number): string {
+    const words = this.words;
+    if (family === 4) {
+      const key = words[index];
+      let text = this.v4.get(key);
+      if (text === undefined) {
+        const b = this.bytes;
+        const at = index * 4;
+        text = `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+        if (this.v4.size >= CACHE_LIMIT) this.v4.clear();
+        this.v4.set(key, text);
+      }
+      return text;
+    }
+    const key = `${words[index]},${words[index + 1]},${words[index + 2]},${words[index + 3]}`;
+    let text = this.v6.get(key);
+    if (text === undefined) {
+      text = formatIPv6(this.bytes, index * 4);
+      if (this.v6.size >= CACHE_LIMIT) this.v6.clear();
+      this.v6.set(key, text);
+    }
+    return text;
+  }
+}
+
+/** RFC 5952 text: lower case, no leading zeros, the longest run of zero groups as "::". */
+export function formatIPv6(bytes: Uint8Array, at: number): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push((bytes[at + 2 * i] << 8) | bytes[at + 2 * i + 1]);
+  let bestStart = -1;
+  let bestLength = 1; // a single zero group is not shortened
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let end = i;
+    while (end < 8 && groups[end] === 0) end++;
+    if (end - i > bestLength) {
+      bestStart = i;
+      bestLength = end - i;
+    }
+    i = end;
+  }
+  const hex = (from: number, to: number) =>
+    groups.slice(from, to).map((group) => group.toString(16)).join(':');
+  if (bestStart < 0) return hex(0, 8);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
+}

@@ -1,0 +1,22 @@
+// sendmsg: UDP sockets that report where each datagram arrived and choose where replies
+// leave from. See README.md.
+export {
+  Socket,
+  createSocket,
+  sendmsg,
+  toChunks,
+} from './socket';
+export type {
+  BindOptions,
+  Message,
+  RemoteInfo,
+  SendCallback,
+  SendOptions,
+  SocketOptions,
+  SocketType,
+} from './socket';
+export type { SystemError } from './errors';
+import { binding } from './native';
+
+/** Which backend this build uses: 'linux', 'darwin', 'freebsd', 'win32', ... */
+export const backend: string = binding.backend;

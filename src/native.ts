@@ -1,0 +1,102 @@
+// Loads the addon: a prebuilt binary from prebuilds/ when one matches this platform, otherwise
+// the local source build in build/Release.
+import * as path from 'path';
+import type { NativeErrorInfo } from './errors';
+
+export interface UdpHandle {
+  onmessage?: (messages: Buffer[]) => void;
+  onwritable?: () => void;
+  onerror?: (info: NativeErrorInfo, syscall: string) => void;
+  bind(address: string, port: number): NativeErrorInfo | undefined;
+  send(
+    msg: Uint8Array | Uint8Array[],
+    address: string,
+    port: number,
+    localAddress?: string,
+    interfaceIndex?: number,
+  ): number | NativeErrorInfo;
+  address(): { address: string; family: 'IPv4' | 'IPv6'; port: number } | NativeErrorInfo;
+  setOption(name: string, value: number): NativeErrorInfo | undefined;
+  getOption(name: string): number | NativeErrorInfo;
+  watchWritable(watch: boolean): void;
+  setReferenced(referenced: boolean): void;
+  close(): void;
+}
+
+export interface Binding {
+  UdpHandle: new (
+    family: 4 | 6,
+    ipv6Only: boolean,
+    reuseAddress: boolean,
+    maxMessageSize: number,
+    meta: Int32Array,
+  ) => UdpHandle;
+  sourceControlBytes(
+    socketFamily: 4 | 6,
+    destination: string,
+    localAddress: string | null,
+    interfaceIndex: number,
+  ): Buffer;
+  decodeReceiveControl(control: Uint8Array): {
+    localAddress?: string;
+    destinationAddress?: string;
+    interfaceIndex?: number;
+  };
+  describeError(osErrno: number): NativeErrorInfo;
+  interfaceName(interfaceIndex: number): string | undefined;
+  backend: string;
+  receiveBatch: number;
+  metaStride: number;
+  maxGatherBuffers: number;
+}
+
+/** The per-datagram record the addon writes (native-common/addon.cc, enum Meta). */
+export const enum Meta {
+  Length = 0,
+  Flags = 1,
+  PeerFamily = 2,
+  PeerPort = 3,
+  PeerAddress = 4,
+  PeerScope = 8,
+  LocalFamily = 9,
+  LocalAddress = 10,
+  DestinationFamily = 14,
+  DestinationAddress = 15,
+  InterfaceIndex = 19,
+}
+export const FLAG_TRUNCATED = 1;
+export const FLAG_CONTROL_TRUNCATED = 2;
+
+export const packageRoot = path.join(__dirname, '..');
+
+function libc(): string {
+  if (process.platform !== 'linux') return '';
+  const report = (process as unknown as { report?: { getReport(): unknown } }).report;
+  const header = (report?.getReport() as { header?: { glibcVersionRuntime?: string } })?.header;
+  return header?.glibcVersionRuntime ? 'glibc' : 'musl';
+}
+
+function load(): Binding {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => Binding;
+    return nodeGypBuild(packageRoot);
+  } catch (cause) {
+    const flavor = libc();
+    const target = `${process.platform}-${process.arch}${flavor ? ` (${flavor})` : ''}`;
+    const error = new Error(
+      `sendmsg: no native addon could be loaded for ${target}, Node ${process.version} ` +
+        `(N-API ${process.versions.napi}).\n` +
+        `Looked for a prebuilt binary in ${path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`)} ` +
+        `and for a source build in ${path.join(packageRoot, 'build', 'Release')}.\n` +
+        `To build from source, install python3, make and a C++17 compiler (on Windows: Visual ` +
+        `Studio Build Tools), then run: npm rebuild sendmsg\n` +
+        `Cause: ${cause instanceof Error ? cause.message : String(cause)}`,
+    ) as Error & { code: string; cause: unknown };
+    error.code = 'ERR_SENDMSG_ADDON_NOT_FOUND';
+    error.cause = cause;
+    throw error;
+  }
+}
+
+export const binding: Binding = load();

@@ -1,0 +1,548 @@
+// The dgram-like socket. It owns a native UdpHandle (a non-blocking socket polled on Node's
+// loop), validates every argument, queues sends the kernel cannot take yet, and turns the
+// addon's per-batch records into 'message' events.
+import { EventEmitter } from 'events';
+
+import { AddressFormatter, ipFamily, isIPv6LinkLocal } from './address';
+import {
+  NativeErrorInfo,
+  SystemError,
+  alreadyBound,
+  badPort,
+  badSocketType,
+  closedBeforeSent,
+  invalidArgType,
+  invalidArgValue,
+  invalidIpAddress,
+  notRunning,
+  outOfRange,
+  systemError,
+} from './errors';
+import { FLAG_CONTROL_TRUNCATED, FLAG_TRUNCATED, Meta, UdpHandle, binding } from './native';
+
+export type SocketType = 'udp4' | 'udp6';
+
+export interface SocketOptions {
+  type: SocketType;
+  /** udp6 only: refuse IPv4 (IPV6_V6ONLY). Default false: a dual-stack socket. */
+  ipv6Only?: boolean;
+  /** Let several sockets bind the same address and port (SO_REUSEADDR / SO_REUSEPORT). */
+  reuseAddr?: boolean;
+  recvBufferSize?: number;
+  sendBufferSize?: number;
+  /**
+   * The largest datagram received whole, in bytes. A longer one arrives cut to this size with
+   * `rinfo.truncated` set. Default 65535: every UDP datagram arrives whole.
+   */
+  maxMessageSize?: number;
+}
+
+export interface RemoteInfo {
+  /** The sender. IPv4 senders are always plain IPv4 ('192.0.2.1'), on dual-stack sockets too. */
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+  /** Bytes received (less than sent when `truncated`). */
+  size: number;
+  /** The local address to reply from. `undefined` where the platform cannot say. */
+  localAddress: string | undefined;
+  /** The IP header's destination: a local unicast, broadcast or multicast address. */
+  destinationAddress: string | undefined;
+  /** The interface the datagram arrived on. */
+  interfaceIndex: number | undefined;
+  interfaceName: string | undefined;
+  /** The datagram was longer than `maxMessageSize`; the rest is lost. */
+  truncated: boolean;
+}
+
+export interface SendOptions {
+  port: number;
+  /** The destination. Default: the loopback address of the socket's family. */
+  address?: string;
+  /** The source address. It must be local: otherwise the send fails (EADDRNOTAVAIL or EINVAL). */
+  localAddress?: string;
+  /** The outgoing interface. On IPv4 it overrides localAddress on Linux: use it only if meant. */
+  interfaceIndex?: number;
+}
+
+export type Message = string | ArrayBufferView | ReadonlyArray<string | ArrayBufferView>;
+export type SendCallback = (error: SystemError | Error | null, bytes?: number) => void;
+
+export interface BindOptions {
+  port?: number;
+  address?: string;
+}
+
+interface QueuedSend {
+  chunks: Uint8Array | Uint8Array[];
+  address: string;
+  port: number;
+  localAddress: string | undefined;
+  interfaceIndex: number | undefined;
+  callback: SendCallback | undefined;
+}
+
+interface Destination {
+  port: number;
+  address: string;
+  localAddress: string | undefined;
+  interfaceIndex: number | undefined;
+}
+
+const INTERFACE_NAME_TTL_MS = 1000;
+const interfaceNames = new Map<number, string | undefined>();
+let interfaceNamesSince = 0;
+
+// Interfaces come and go rarely; a name is looked up at most once a second per index.
+function interfaceName(index: number): string | undefined {
+  const now = Date.now();
+  if (now - interfaceNamesSince > INTERFACE_NAME_TTL_MS) {
+    interfaceNames.clear();
+    interfaceNamesSince = now;
+  }
+  if (interfaceNames.has(index)) return interfaceNames.get(index);
+  const name = binding.interfaceName(index);
+  interfaceNames.set(index, name);
+  return name;
+}
+
+function isErrorInfo(value: unknown): value is NativeErrorInfo {
+  return typeof value === 'object' && value !== null;
+}
+
+function toBytes(value: unknown, name: string): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === 'string') return Buffer.from(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  throw invalidArgType(
+    name,
+    'of type string or an instance of Buffer, TypedArray, or DataView, or an array of them',
+    value,
+  );
+}
+
+/** A Uint8Array, or a gather list of them sent as one datagram. */
+export function toChunks(msg: unknown): Uint8Array | Uint8Array[] {
+  if (!Array.isArray(msg)) return toBytes(msg, 'msg');
+  if (msg.length > binding.maxGatherBuffers) {
+    throw outOfRange('msg.length', `<= ${binding.maxGatherBuffers} buffers in a gather list`, msg.length);
+  }
+  return msg.map((item) => toBytes(item, 'msg'));
+}
+
+function validatePort(value: unknown, name: string, allowZero: boolean): number {
+  if (typeof value !== 'number' && typeof value !== 'string') {
+    throw invalidArgType(name, 'of type number', value);
+  }
+  const port = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535) {
+    throw badPort(name === 'port' ? 'Port' : name, value, allowZero);
+  }
+  return port;
+}
+
+function validateInterfaceIndex(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number') throw invalidArgType('interfaceIndex', 'of type number', value);
+  if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
+    throw outOfRange('interfaceIndex', 'an integer >= 0 and <= 2147483647', value);
+  }
+  return value;
+}
+
+function validateCallback(value: unknown): SendCallback | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'function') throw invalidArgType('callback', 'of type function', value);
+  return value as SendCallback;
+}
+
+function validateBufferSize(value: unknown, name: string): number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value) || value <= 0 || value > 0x7fffffff) {
+    throw outOfRange(name, 'an integer > 0 and <= 2147483647', value);
+  }
+  return value;
+}
+
+export class Socket extends EventEmitter {
+  readonly type: SocketType;
+  private readonly family: 4 | 6;
+  private readonly ipv6Only: boolean;
+  private handle: UdpHandle | undefined;
+  private bound = false;
+  private readonly meta: Int32Array;
+  private readonly formatter: AddressFormatter;
+  private queue: QueuedSend[] = [];
+  private queueHead = 0;
+
+  constructor(options: SocketOptions | SocketType, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) {
+    super();
+    const settings: SocketOptions =
+      typeof options === 'string' ? { type: options } : (options as SocketOptions);
+    if (typeof settings !== 'object' || settings === null) {
+      throw invalidArgType('options', 'of type object or string', options);
+    }
+    if (settings.type !== 'udp4' && settings.type !== 'udp6') throw badSocketType(settings.type);
+    if (listener !== undefined && typeof listener !== 'function') {
+      throw invalidArgType('listener', 'of type function', listener);
+    }
+    const maxMessageSize = settings.maxMessageSize ?? 65535;
+    if (typeof maxMessageSize !== 'number') {
+      throw invalidArgType('options.maxMessageSize', 'of type number', maxMessageSize);
+    }
+    if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1 || maxMessageSize > 65535) {
+      throw outOfRange('options.maxMessageSize', 'an integer >= 1 and <= 65535', maxMessageSize);
+    }
+    const recvBufferSize = settings.recvBufferSize === undefined ? undefined
+      : validateBufferSize(settings.recvBufferSize, 'options.recvBufferSize');
+    const sendBufferSize = settings.sendBufferSize === undefined ? undefined
+      : validateBufferSize(settings.sendBufferSize, 'options.sendBufferSize');
+
+    this.type = settings.type;
+    this.family = settings.type === 'udp6' ? 6 : 4;
+    this.ipv6Only = this.family === 6 && Boolean(settings.ipv6Only);
+    this.meta = new Int32Array(binding.receiveBatch * binding.metaStride);
+    this.formatter = new AddressFormatter(this.meta);
+    try {
+      this.handle = new binding.UdpHandle(
+        this.family, this.ipv6Only, Boolean(settings.reuseAddr), maxMessageSize, this.meta);
+    } catch (error) {
+      const info = (error as { info?: NativeErrorInfo }).info;
+      throw info ? systemError(info, 'socket') : error;
+    }
+    this.handle.onmessage = (messages) => this.deliver(messages);
+    this.handle.onwritable = () => this.flushQueue();
+    this.handle.onerror = (info, syscall) => this.emit('error', systemError(info, syscall));
+    if (recvBufferSize !== undefined) this.setOption('recvBufferSize', recvBufferSize);
+    if (sendBufferSize !== undefined) this.setOption('sendBufferSize', sendBufferSize);
+    if (listener) this.on('message', listener);
+  }
+
+  bind(port?: number | BindOptions | (() => void), address?: string | (() => void), callback?: () => void): this {
+    const handle = this.openHandle();
+    let options: BindOptions;
+    if (typeof port === 'function') {
+      callback = port;
+      options = {};
+    } else if (typeof port === 'object' && port !== null) {
+      options = port;
+      if (typeof address === 'function') callback = address;
+    } else {
+      if (typeof address === 'function') {
+        callback = address;
+        address = undefined;
+      }
+      options = { port: port as number | undefined, address: address as string | undefined };
+    }
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw invalidArgType('callback', 'of type function', callback);
+    }
+    if (this.bound) throw alreadyBound();
+    const bindPort = options.port === undefined || options.port === null ? 0 : validatePort(options.port, 'port', true);
+    const bindAddress = options.address ?? (this.family === 6 ? '::' : '0.0.0.0');
+    this.validateAddress(bindAddress, 'address');
+    if (callback) this.once('listening', callback);
+    const failure = handle.bind(bindAddress, bindPort);
+    if (failure) {
+      process.nextTick(() => this.emit('error', systemError(failure, 'bind', bindAddress, bindPort)));
+      return this;
+    }
+    this.bound = true;
+    process.nextTick(() => this.emit('listening'));
+    return this;
+  }
+
+  /**
+   * Sends one datagram; `msg` may be a gather list. Forms: `send(msg, options, cb?)`,
+   * `send(msg, port, address?, cb?)`, and dgram's `send(msg, offset, length, port, address?, cb?)`.
+   */
+  send(msg: Message, ...args: unknown[]): void {
+    const { destination, callback, chunks } = this.parseSendArguments(msg, args);
+    const handle = this.ensureBound();
+    if (this.queueHead < this.queue.length) {
+      this.enqueue(chunks, destination, callback);
+      return;
+    }
+    const result = handle.send(chunks, destination.address, destination.port,
+      destination.localAddress, destination.interfaceIndex);
+    if (typeof result === 'number') {
+      if (callback) process.nextTick(callback, null, result);
+    } else if (result.retry) {
+      this.enqueue(chunks, destination, callback);
+      handle.watchWritable(true);
+    } else {
+      this.fail(callback, systemError(result, 'sendmsg', destination.address, destination.port));
+    }
+  }
+
+  /**
+   * Answers a datagram from the address it arrived on. The interface index is passed only
+   * where it is needed, for IPv6 link-local: on IPv4 Linux would let it override the source.
+   */
+  reply(rinfo: RemoteInfo, msg: Message, callback?: SendCallback): void {
+    if (typeof rinfo !== 'object' || rinfo === null) throw invalidArgType('rinfo', 'of type object', rinfo);
+    const options: SendOptions = { port: rinfo.port, address: rinfo.address };
+    if (rinfo.localAddress !== undefined) options.localAddress = rinfo.localAddress;
+    const linkLocal = rinfo.family === 'IPv6' &&
+      (isIPv6LinkLocal(rinfo.address) || (rinfo.localAddress !== undefined && isIPv6LinkLocal(rinfo.localAddress)));
+    if (linkLocal && rinfo.interfaceIndex) options.interfaceIndex = rinfo.interfaceIndex;
+    this.send(msg, options, callback);
+  }
+
+  /** Sends now or throws: EAGAIN when the socket is full. It does not wait behind queued sends. */
+  sendNow(msg: Message, options: SendOptions): number {
+    const { destination, chunks } = this.parseSendArguments(msg, [options]);
+    const handle = this.ensureBound();
+    const result = handle.send(chunks, destination.address, destination.port,
+      destination.localAddress, destination.interfaceIndex);
+    if (typeof result === 'number') return result;
+    throw systemError(result, 'sendmsg', destination.address, destination.port);
+  }
+
+  address(): { address: string; family: 'IPv4' | 'IPv6'; port: number } {
+    const handle = this.openHandle();
+    if (!this.bound) throw notRunning();
+    const result = handle.address();
+    if ('code' in result) throw systemError(result as NativeErrorInfo, 'getsockname');
+    return result;
+  }
+
+  close(callback?: () => void): this {
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw invalidArgType('callback', 'of type function', callback);
+    }
+    const handle = this.openHandle();
+    if (callback) this.once('close', callback);
+    this.handle = undefined;
+    handle.close();
+    const unsent = this.queue.slice(this.queueHead);
+    this.queue = [];
+    this.queueHead = 0;
+    process.nextTick(() => {
+      for (const entry of unsent) this.fail(entry.callback, closedBeforeSent());
+      this.emit('close');
+    });
+    return this;
+  }
+
+  setBroadcast(flag: boolean): void {
+    this.setOption('broadcast', flag ? 1 : 0);
+  }
+
+  setTTL(ttl: number): number {
+    if (typeof ttl !== 'number') throw invalidArgType('ttl', 'of type number', ttl);
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw outOfRange('ttl', 'an integer >= 1 and <= 255', ttl);
+    this.setOption('ttl', ttl);
+    return ttl;
+  }
+
+  setMulticastTTL(ttl: number): number {
+    if (typeof ttl !== 'number') throw invalidArgType('ttl', 'of type number', ttl);
+    if (!Number.isInteger(ttl) || ttl < 0 || ttl > 255) throw outOfRange('ttl', 'an integer >= 0 and <= 255', ttl);
+    this.setOption('multicastTtl', ttl);
+    return ttl;
+  }
+
+  setMulticastLoopback(flag: boolean): boolean {
+    this.setOption('multicastLoopback', flag ? 1 : 0);
+    return flag;
+  }
+
+  setRecvBufferSize(size: number): void {
+    this.setOption('recvBufferSize', validateBufferSize(size, 'size'));
+  }
+
+  setSendBufferSize(size: number): void {
+    this.setOption('sendBufferSize', validateBufferSize(size, 'size'));
+  }
+
+  getRecvBufferSize(): number {
+    return this.getOption('recvBufferSize');
+  }
+
+  getSendBufferSize(): number {
+    return this.getOption('sendBufferSize');
+  }
+
+  /** Sends that wait for the kernel to take them. */
+  get queuedSends(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  ref(): this {
+    this.handle?.setReferenced(true);
+    return this;
+  }
+
+  unref(): this {
+    this.handle?.setReferenced(false);
+    return this;
+  }
+
+  private openHandle(): UdpHandle {
+    if (this.handle === undefined) throw notRunning();
+    return this.handle;
+  }
+
+  // dgram binds an unbound socket to the wildcard address on its first send; so does this.
+  private ensureBound(): UdpHandle {
+    if (!this.bound) this.bind(0);
+    return this.openHandle();
+  }
+
+  private setOption(name: string, value: number): void {
+    const failure = this.openHandle().setOption(name, value);
+    if (failure) throw systemError(failure, 'setsockopt');
+  }
+
+  private getOption(name: string): number {
+    const result = this.openHandle().getOption(name);
+    if (isErrorInfo(result)) throw systemError(result, 'getsockopt');
+    return result;
+  }
+
+  private validateAddress(address: unknown, name: string): void {
+    if (typeof address !== 'string') throw invalidArgType(name, 'of type string', address);
+    const family = ipFamily(address);
+    if (family === 0) throw invalidIpAddress(name, address);
+    if (family === 6 && this.family === 4) {
+      throw invalidArgValue(name, address, 'must be an IPv4 address on a udp4 socket');
+    }
+  }
+
+  private parseSendArguments(msg: unknown, args: unknown[]) {
+    this.openHandle();
+    let chunks = toChunks(msg);
+    let options: SendOptions;
+    let callback: unknown;
+    const [first] = args;
+    if (typeof first === 'object' && first !== null) {
+      options = first as SendOptions;
+      callback = args[1];
+    } else if (args.length >= 3 && typeof args[2] === 'number') {
+      // send(msg, offset, length, port, address?, callback?)
+      chunks = this.slice(chunks, args[0], args[1]);
+      options = { port: args[2] as number };
+      if (typeof args[3] === 'function') callback = args[3];
+      else {
+        options.address = args[3] as string | undefined;
+        callback = args[4];
+      }
+    } else {
+      options = { port: first as number };
+      if (typeof args[1] === 'function') callback = args[1];
+      else {
+        options.address = args[1] as string | undefined;
+        callback = args[2];
+      }
+    }
+    const destination: Destination = {
+      port: validatePort(options.port, 'port', false),
+      address: options.address ?? (this.family === 6 ? '::1' : '127.0.0.1'),
+      localAddress: options.localAddress ?? undefined,
+      interfaceIndex: validateInterfaceIndex(options.interfaceIndex),
+    };
+    this.validateAddress(destination.address, 'address');
+    if (destination.localAddress !== undefined) {
+      this.validateAddress(destination.localAddress, 'localAddress');
+      const packetFamily = ipFamily(destination.address);
+      if (ipFamily(destination.localAddress) !== packetFamily) {
+        throw invalidArgValue('localAddress', destination.localAddress,
+          `must be an IPv${packetFamily} address to send to ${destination.address}`);
+      }
+    }
+    return { destination, callback: validateCallback(callback), chunks };
+  }
+
+  private slice(chunks: Uint8Array | Uint8Array[], offset: unknown, length: unknown): Uint8Array {
+    if (Array.isArray(chunks)) throw invalidArgValue('msg', chunks, 'must be a single buffer when offset and length are given');
+    if (typeof offset !== 'number') throw invalidArgType('offset', 'of type number', offset);
+    if (typeof length !== 'number') throw invalidArgType('length', 'of type number', length);
+    if (!Number.isInteger(offset) || offset < 0 || offset > chunks.length) {
+      throw outOfRange('offset', `an integer >= 0 and <= ${chunks.length}`, offset);
+    }
+    if (!Number.isInteger(length) || length < 0 || offset + length > chunks.length) {
+      throw outOfRange('length', `an integer >= 0 and <= ${chunks.length - offset}`, length);
+    }
+    return chunks.subarray(offset, offset + length);
+  }
+
+  private enqueue(chunks: Uint8Array | Uint8Array[], destination: Destination, callback: SendCallback | undefined) {
+    this.queue.push({ chunks, ...destination, callback });
+  }
+
+  // Called when the socket can take more: sends in order until it is full again.
+  private flushQueue(): void {
+    const handle = this.handle;
+    if (handle === undefined) return;
+    while (this.queueHead < this.queue.length) {
+      const entry = this.queue[this.queueHead];
+      const result = handle.send(entry.chunks, entry.address, entry.port, entry.localAddress, entry.interfaceIndex);
+      if (!(typeof result === 'number') && result.retry) return;
+      this.queueHead++;
+      if (typeof result === 'number') {
+        if (entry.callback) entry.callback(null, result);
+      } else {
+        this.fail(entry.callback, systemError(result, 'sendmsg', entry.address, entry.port));
+      }
+      if (this.handle === undefined) return; // a callback closed the socket
+    }
+    this.queue = [];
+    this.queueHead = 0;
+    handle.watchWritable(false);
+  }
+
+  private fail(callback: SendCallback | undefined, error: Error): void {
+    if (callback) process.nextTick(callback, error);
+    else process.nextTick(() => this.emit('error', error));
+  }
+
+  private deliver(messages: Buffer[]): void {
+    const meta = this.meta;
+    const stride = binding.metaStride;
+    const formatter = this.formatter;
+    for (let i = 0; i < messages.length && this.handle !== undefined; i++) {
+      const at = i * stride;
+      const peerFamily = meta[at + Meta.PeerFamily];
+      let address = formatter.format(peerFamily, at + Meta.PeerAddress);
+      const scope = meta[at + Meta.PeerScope];
+      if (scope !== 0 && peerFamily === 6 && isIPv6LinkLocal(address)) address += `%${scope}`;
+      const localFamily = meta[at + Meta.LocalFamily];
+      const destinationFamily = meta[at + Meta.DestinationFamily];
+      const interfaceIndex = meta[at + Meta.InterfaceIndex];
+      const flags = meta[at + Meta.Flags];
+      const rinfo: RemoteInfo = {
+        address,
+        family: peerFamily === 6 ? 'IPv6' : 'IPv4',
+        port: meta[at + Meta.PeerPort],
+        size: meta[at + Meta.Length],
+        localAddress: localFamily === 0 ? undefined : formatter.format(localFamily, at + Meta.LocalAddress),
+        destinationAddress: destinationFamily === 0 ? undefined
+          : formatter.format(destinationFamily, at + Meta.DestinationAddress),
+        interfaceIndex: interfaceIndex === 0 ? undefined : interfaceIndex,
+        interfaceName: interfaceIndex === 0 ? undefined : interfaceName(interfaceIndex),
+        truncated: (flags & FLAG_TRUNCATED) !== 0,
+      };
+      if ((flags & FLAG_CONTROL_TRUNCATED) !== 0) {
+        // The kernel cut the control data: nothing in it can be trusted.
+        rinfo.localAddress = rinfo.destinationAddress = undefined;
+        rinfo.interfaceIndex = undefined;
+        rinfo.interfaceName = undefined;
+      }
+      this.emit('message', messages[i], rinfo);
+    }
+  }
+}
+
+export function createSocket(
+  options: SocketOptions | SocketType,
+  listener?: (msg: Buffer, rinfo: RemoteInfo) => void,
+): Socket {
+  return new Socket(options, listener);
+}
+
+/** Sends one datagram now, without queueing: returns the bytes sent or throws (EAGAIN too). */
+export function sendmsg(socket: Socket, msg: Message, options: SendOptions): number {
+  if (!(socket instanceof Socket)) throw invalidArgType('socket', 'an instance of Socket', socket);
+  return socket.sendNow(msg, options);
+}
