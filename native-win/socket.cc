@@ -1,0 +1,291 @@
+// Sockets on Windows (Winsock 2, Vista and later; Node 20 itself needs Windows 10).
+#include <iphlpapi.h>
+
+#include <climits>
+#include <cstring>
+
+#include "backend.h"
+
+namespace udp {
+
+namespace {
+
+// WSARecvMsg is an extension function: ws2_32 does not export it. initialize_process looks it
+// up once; it is never written again, so every thread may read it after that.
+LPFN_WSARECVMSG recvmsg_function = nullptr;
+
+// How many ICMP reports (WSAECONNRESET, WSAENETRESET) one receive_batch skips before it
+// returns as if the socket were empty. Each failed call consumes one report, so this only
+// bounds a flood; uv_poll is level-triggered and calls again on the next loop turn.
+constexpr size_t kMaxSkippedReports = 256;
+
+OsError last_error() { return WSAGetLastError(); }
+
+OsError set_int_option(Socket socket, int level, int name, int value) {
+  return setsockopt(socket, level, name, reinterpret_cast<const char*>(&value), sizeof value) == 0
+             ? 0
+             : last_error();
+}
+
+OsError find_recvmsg() {
+  // Any UDP socket of the Microsoft provider answers for both families: WSARecvMsg lives in
+  // mswsock for IPv4 and IPv6 alike.
+  SOCKET probe = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+  if (probe == INVALID_SOCKET) return last_error();
+  GUID guid = WSAID_WSARECVMSG;
+  LPFN_WSARECVMSG function = nullptr;
+  DWORD returned = 0;
+  OsError error = 0;
+  if (WSAIoctl(probe, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof guid, &function,
+               sizeof function, &returned, nullptr, nullptr) != 0) {
+    error = last_error();
+  } else if (function == nullptr) {
+    // The provider answered but has no WSARecvMsg: without it there is no packet info at all.
+    error = WSAEOPNOTSUPP;
+  }
+  closesocket(probe);
+  if (error == 0) recvmsg_function = function;
+  return error;
+}
+
+OsError start_winsock() {
+  // Node (libuv) has already started Winsock 2.2; WSAStartup counts its callers, so this one
+  // is ours and is never matched by WSACleanup: the addon stays loaded until the process ends.
+  WSADATA data;
+  const int error = WSAStartup(MAKEWORD(2, 2), &data);
+  if (error != 0) return error;  // WSAStartup returns the error instead of setting it
+  return find_recvmsg();
+}
+
+OsError enable_packet_info(Socket socket, const SocketOptions& options) {
+  if (options.family == 6) {
+    const OsError error = set_int_option(socket, IPPROTO_IPV6, IPV6_PKTINFO, 1);
+    if (error != 0 || options.ipv6_only) return error;
+    // A dual-stack socket reports IPv4 datagrams' packet info only through IP_PKTINFO, so both
+    // are needed. Every Windows since Vista takes the IPv4 option on a dual-mode socket, so a
+    // refusal is an error here (POSIX kernels may refuse it and still report v4-mapped info).
+  }
+  return set_int_option(socket, IPPROTO_IP, IP_PKTINFO, 1);
+}
+
+// Windows reports an ICMP port-unreachable from an earlier send as WSAECONNRESET, and a "TTL
+// expired" as WSAENETRESET, on a later receive: for a server that answers many clients, one
+// gone client would fail the next read. Both are turned off. A refusal is not fatal:
+// SIO_UDP_NETRESET is newer than Vista, Wine stubs these, and receive_batch skips the two
+// errors anyway.
+void turn_off_icmp_reports(Socket socket) {
+  const DWORD codes[] = {SIO_UDP_CONNRESET, SIO_UDP_NETRESET};
+  for (const DWORD code : codes) {
+    BOOL report = FALSE;
+    DWORD returned = 0;
+    WSAIoctl(socket, code, &report, sizeof report, nullptr, 0, &returned, nullptr, nullptr);
+  }
+}
+
+// Resets one slot for a WSARecvMsg call. Name and control lengths are in/out parameters, so
+// they are set again before every call. The peer family and the whole control buffer are
+// cleared too: a call that fails with WSAEMSGSIZE may leave either unwritten, and the previous
+// datagram's address or packet info must never be reported for this one.
+void prepare_receive(ReceiveSlot& slot, WSABUF* buffer, WSAMSG* message) {
+  buffer->buf = reinterpret_cast<char*>(slot.data);
+  buffer->len = static_cast<ULONG>(slot.capacity);  // at most 65535 (the glue's maxMessageSize)
+  slot.peer.storage.ss_family = AF_UNSPEC;
+  std::memset(slot.control, 0, kControlCapacity);
+  *message = WSAMSG{};
+  message->name = reinterpret_cast<sockaddr*>(&slot.peer.storage);
+  message->namelen = sizeof slot.peer.storage;
+  message->lpBuffers = buffer;
+  message->dwBufferCount = 1;
+  message->Control.buf = reinterpret_cast<char*>(slot.control);
+  message->Control.len = static_cast<ULONG>(kControlCapacity);
+}
+
+}  // namespace
+
+OsError initialize_process() {
+  // Once per process, whichever thread (main or worker) loads the addon first; the others
+  // wait here and get the same answer.
+  static const OsError error = start_winsock();
+  return error;
+}
+
+OsError open_socket(const SocketOptions& options, Socket* out) {
+  const int domain = options.family == 6 ? AF_INET6 : AF_INET;
+  // WSA_FLAG_OVERLAPPED is what socket() would give too. WSA_FLAG_NO_HANDLE_INHERIT is the
+  // Windows SOCK_CLOEXEC: a child process (child_process.spawn) must not keep the port open.
+  SOCKET fd = WSASocketW(domain, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0,
+                         WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (fd == INVALID_SOCKET) return last_error();
+  u_long non_blocking = 1;
+  OsError error = ioctlsocket(fd, FIONBIO, &non_blocking) == 0 ? 0 : last_error();
+  // Windows defaults IPV6_V6ONLY to on (Linux to off): it is always set, as asked.
+  if (error == 0 && options.family == 6) {
+    error = set_int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, options.ipv6_only ? 1 : 0);
+  }
+  if (error == 0) error = enable_packet_info(fd, options);
+  // SO_REUSEADDR, as libuv sets it for dgram's reuseAddr. On Windows it lets this socket bind
+  // a port that another socket holds, even one bound to the very same address, and without
+  // the other's consent (only SO_EXCLUSIVEADDRUSE on the other socket prevents it; since
+  // Windows Server 2003 a socket of another user cannot be taken over). Unicast datagrams then
+  // go to one of the sockets, which one is not defined; multicast and broadcast to all.
+  if (error == 0 && options.reuse_address) error = set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+  if (error != 0) {
+    closesocket(fd);
+    return error;
+  }
+  turn_off_icmp_reports(fd);
+  *out = fd;
+  return 0;
+}
+
+OsError bind_socket(Socket socket, const Address& address) {
+  return bind(socket, reinterpret_cast<const sockaddr*>(&address.storage), address.length) == 0
+             ? 0
+             : last_error();
+}
+
+OsError local_address(Socket socket, Address* out) {
+  out->length = sizeof out->storage;
+  return getsockname(socket, reinterpret_cast<sockaddr*>(&out->storage), &out->length) == 0
+             ? 0
+             : last_error();
+}
+
+static bool option_name(int family, Option option, int* level, int* name) {
+  const bool v6 = family == 6;
+  switch (option) {
+    case Option::kBroadcast: *level = SOL_SOCKET; *name = SO_BROADCAST; return true;
+    case Option::kReceiveBufferSize: *level = SOL_SOCKET; *name = SO_RCVBUF; return true;
+    case Option::kSendBufferSize: *level = SOL_SOCKET; *name = SO_SNDBUF; return true;
+    case Option::kTtl:
+      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      *name = v6 ? IPV6_UNICAST_HOPS : IP_TTL;
+      return true;
+    case Option::kMulticastTtl:
+      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      *name = v6 ? IPV6_MULTICAST_HOPS : IP_MULTICAST_TTL;
+      return true;
+    case Option::kMulticastLoopback:
+      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      *name = v6 ? IPV6_MULTICAST_LOOP : IP_MULTICAST_LOOP;
+      return true;
+  }
+  return false;
+}
+
+// Every one of these options is a DWORD (or BOOL) on Windows, including the IPv4 multicast
+// ones that the BSDs take as a byte.
+OsError set_option(Socket socket, int family, Option option, int value) {
+  int level, name;
+  if (!option_name(family, option, &level, &name)) return WSAEINVAL;
+  return set_int_option(socket, level, name, value);
+}
+
+OsError get_option(Socket socket, int family, Option option, int* value) {
+  int level, name;
+  if (!option_name(family, option, &level, &name)) return WSAEINVAL;
+  int length = sizeof *value;
+  *value = 0;
+  return getsockopt(socket, level, name, reinterpret_cast<char*>(value), &length) == 0
+             ? 0
+             : last_error();
+}
+
+void close_socket(Socket socket) { closesocket(socket); }
+
+// Windows has no recvmmsg: one non-overlapped WSARecvMsg per datagram.
+size_t receive_batch(Socket socket, ReceiveSlot* slots, size_t count, OsError* error) {
+  *error = 0;
+  size_t received = 0;
+  size_t skipped = 0;
+  while (received < count) {
+    ReceiveSlot& slot = slots[received];
+    WSABUF buffer;
+    WSAMSG message;
+    prepare_receive(slot, &buffer, &message);
+    DWORD length = 0;
+    OsError status = 0;
+    if (recvmsg_function(socket, &message, &length, nullptr, nullptr) != 0) status = last_error();
+    if (status == WSAECONNRESET || status == WSAENETRESET) {
+      // An ICMP report about an earlier send (see turn_off_icmp_reports), not a datagram.
+      if (++skipped < kMaxSkippedReports) continue;
+      status = WSAEWOULDBLOCK;
+    }
+    // A datagram longer than the buffer is an error on Windows (POSIX returns it with
+    // MSG_TRUNC): the buffer is filled, the rest is lost, and the datagram is still delivered.
+    const bool too_long = status == WSAEMSGSIZE;
+    if (status != 0 && !too_long) {
+      if (received == 0) *error = status;
+      break;
+    }
+    slot.length = too_long ? slot.capacity : length;
+    slot.truncated = too_long || (message.dwFlags & MSG_TRUNC) != 0;
+    slot.peer.length = message.namelen;
+    decode_receive_control(slot.control, message.Control.len, &slot.info);
+    slot.info.control_truncated = (message.dwFlags & MSG_CTRUNC) != 0;
+    received++;
+  }
+  return received;
+}
+
+int64_t send_datagram(Socket socket, const OutgoingDatagram& datagram, OsError* error) {
+  WSABUF buffers[kMaxGatherBuffers];
+  for (size_t i = 0; i < datagram.chunk_count; i++) {
+    // WSABUF lengths are ULONGs; no datagram comes near that, so a longer chunk is too long.
+    if (datagram.chunks[i].length > ULONG_MAX) {
+      *error = WSAEMSGSIZE;
+      return -1;
+    }
+    buffers[i].buf = reinterpret_cast<char*>(const_cast<uint8_t*>(datagram.chunks[i].data));
+    buffers[i].len = static_cast<ULONG>(datagram.chunks[i].length);
+  }
+  WSAMSG message{};
+  message.name =
+      reinterpret_cast<sockaddr*>(const_cast<sockaddr_storage*>(&datagram.destination->storage));
+  message.namelen = datagram.destination->length;
+  message.lpBuffers = buffers;
+  message.dwBufferCount = static_cast<DWORD>(datagram.chunk_count);
+  // No control data: a NULL pointer with length 0. A NULL pointer with a length, or a length
+  // that does not match the buffer, is WSAEFAULT.
+  if (datagram.control_length > 0) {
+    message.Control.buf = reinterpret_cast<char*>(const_cast<uint8_t*>(datagram.control));
+    message.Control.len = static_cast<ULONG>(datagram.control_length);
+  }
+  // dwFlags 0: WSASendMsg takes only MSG_DONTROUTE, MSG_PARTIAL and MSG_OOB (WSAEOPNOTSUPP
+  // for anything else), and a UDP datagram needs none of them. No overlapped structure and no
+  // completion routine: the call completes at once or fails (WSAEWOULDBLOCK when the socket's
+  // buffer is full), so WSA_IO_PENDING cannot happen.
+  DWORD sent = 0;
+  if (WSASendMsg(socket, &message, 0, &sent, nullptr, nullptr) != 0) {
+    *error = last_error();
+    return -1;
+  }
+  return sent;
+}
+
+bool would_block(OsError error) { return error == WSAEWOULDBLOCK; }
+
+// WSAENOBUFS is the Windows form of Linux's ENOBUFS on a full device queue: wait for
+// writability and try again, as for WSAEWOULDBLOCK.
+bool should_queue(OsError error) { return would_block(error) || error == WSAENOBUFS; }
+
+// The interface's alias ("Ethernet 2", "Wi-Fi"), the friendly name that os.networkInterfaces()
+// uses as its keys on Windows, in UTF-8. if_indextoname and ConvertInterfaceLuidToNameA give
+// the internal name ("ethernet_32769") instead, which nothing else in Node shows; it is the
+// fallback when an interface has no alias.
+bool interface_name(uint32_t index, char* out, size_t capacity) {
+  if (index == 0 || capacity == 0 || capacity > INT_MAX) return false;
+  NET_LUID luid;
+  if (ConvertInterfaceIndexToLuid(index, &luid) != NO_ERROR) return false;
+  wchar_t alias[IF_MAX_STRING_SIZE + 1];
+  if (ConvertInterfaceLuidToAlias(&luid, alias, IF_MAX_STRING_SIZE + 1) == NO_ERROR &&
+      alias[0] != L'\0') {
+    return WideCharToMultiByte(CP_UTF8, 0, alias, -1, out, static_cast<int>(capacity), nullptr,
+                               nullptr) > 0;
+  }
+  return ConvertInterfaceLuidToNameA(&luid, out, capacity) == NO_ERROR && out[0] != '\0';
+}
+
+const char* backend_name() { return "win32"; }
+
+}  // namespace udp

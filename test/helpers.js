@@ -1,0 +1,149 @@
+// Shared test helpers, and the one place that lists how the test platforms differ.
+const assert = require('assert');
+const { spawn, spawnSync } = require('child_process');
+const { once } = require('events');
+const path = require('path');
+
+const underWine = process.env.SENDMSG_UNDER_WINE === '1';
+const inCI = process.env.CI === 'true' || process.env.CI === '1';
+
+// Wine 8 is not Windows. Each entry is an assertion that changes under Wine, and why; every
+// other assertion runs as on Linux. (Only a real Windows machine shows these behaviours; the
+// windows job in .github/workflows/ runs the suite there.)
+const WINE_DIFFERENCES = {
+  sourceSelection:
+    'Wine ignores WSASendMsg control data (dlls/ws2_32 passes only the buffers and the name), ' +
+    'so a datagram leaves from the default source address; the control bytes are checked in ' +
+    'control.test.js instead',
+  nonLocalSource:
+    'Wine ignores WSASendMsg control data, so a non-local source address is not refused',
+  connectionReset:
+    'Wine never reports WSAECONNRESET (SIO_UDP_CONNRESET is a stub there)',
+};
+
+const changed = new Set();
+const skipped = [];
+
+const platform = {
+  underWine,
+  inCI,
+  isLinux: process.platform === 'linux',
+  /** True when this assertion is one Wine cannot satisfy; records that it was changed. */
+  wineDiffers(key) {
+    if (!underWine) return false;
+    if (!WINE_DIFFERENCES[key]) throw new Error(`unlisted Wine difference: ${key}`);
+    changed.add(key);
+    return true;
+  },
+  /** Skips with a printed reason; never in CI for a capability we claim. */
+  skip(context, reason, { allowedInCI = false } = {}) {
+    if (inCI && !allowedInCI) throw new Error(`must run in CI, cannot: ${reason}`);
+    skipped.push(`${context.test ? context.test.fullTitle() : '?'}: ${reason}`);
+    console.log(`      skipped: ${reason}`);
+    context.skip();
+  },
+  report() {
+    if (changed.size > 0) {
+      console.log('\nAssertions changed for Wine (test/helpers.js WINE_DIFFERENCES):');
+      for (const key of changed) console.log(`  - ${key}: ${WINE_DIFFERENCES[key]}`);
+    }
+    if (skipped.length > 0) {
+      console.log('\nSkipped, with reasons:');
+      for (const line of skipped) console.log(`  - ${line}`);
+    }
+  },
+};
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** The next 'message' event of a sendmsg or dgram socket, as [msg, rinfo]. */
+function nextMessage(socket, ms = 5000) {
+  return withTimeout(once(socket, 'message'), ms, 'a datagram');
+}
+
+/** Collects the datagrams a socket receives within ms milliseconds. */
+async function collect(socket, ms) {
+  const received = [];
+  const listener = (msg, rinfo) => received.push({ msg, rinfo });
+  socket.on('message', listener);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  socket.off('message', listener);
+  return received;
+}
+
+async function bound(socket, port = 0, address) {
+  socket.bind(port, address);
+  await once(socket, 'listening');
+  return socket.address().port;
+}
+
+function closeAll(...sockets) {
+  return Promise.all(
+    sockets.map((socket) => new Promise((resolve) => {
+      try {
+        socket.close(resolve);
+      } catch {
+        resolve();
+      }
+    })),
+  );
+}
+
+function sendAsync(socket, msg, ...args) {
+  return new Promise((resolve, reject) => {
+    socket.send(msg, ...args, (error, bytes) => (error ? reject(error) : resolve(bytes)));
+  });
+}
+
+/**
+ * Runs test/fixtures/<fixture>.js in a private network namespace prepared by netns-setup.sh,
+ * and returns what it printed as JSON. When the whole run is already inside such a namespace
+ * (SENDMSG_NETNS=1, as the Wine tier does), it runs the fixture's run() in this process.
+ * Returns undefined after skipping when no namespace can be made (not root, not Linux).
+ */
+async function inNetworkNamespace(context, fixture, args) {
+  const file = path.join(__dirname, 'fixtures', `${fixture}.js`);
+  if (process.env.SENDMSG_NETNS === '1') return require(file).run(...args);
+  if (process.platform !== 'linux') {
+    platform.skip(context, 'network namespaces are Linux-only', { allowedInCI: true });
+    return undefined;
+  }
+  const probe = spawnSync('unshare', ['-n', 'true'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    platform.skip(context, `cannot make a network namespace (unshare -n needs root): ${(probe.stderr || probe.error || '').toString().trim()}`);
+    return undefined;
+  }
+  const setup = path.join(__dirname, 'fixtures', 'netns-setup.sh');
+  const command = `sh "${setup}" && exec "${process.execPath}" "${file}" "$@"`;
+  const child = spawn('unshare', ['-n', 'sh', '-c', command, 'sh', ...args.map((a) => JSON.stringify(a))],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => { output += chunk; });
+  const [status] = await once(child, 'close');
+  if (status !== 0) throw new Error(`${fixture} in a network namespace exited with ${status}`);
+  return JSON.parse(output);
+}
+
+/** What a fixture does when run as a script: run(...JSON args) and print the result as JSON. */
+function fixtureMain(module, run) {
+  module.exports.run = run;
+  if (require.main !== module) return;
+  const args = process.argv.slice(2).map((arg) => JSON.parse(arg));
+  run(...args).then(
+    (result) => process.stdout.write(JSON.stringify(result)),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
+
+module.exports = { inNetworkNamespace, fixtureMain, assert, platform, withTimeout, nextMessage, collect, bound, closeAll, sendAsync };

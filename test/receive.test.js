@@ -1,0 +1,141 @@
+// What arrives, and what rinfo says about it.
+const { once } = require('events');
+const sendmsg = require('..');
+const { assert, nextMessage, bound, closeAll, sendAsync } = require('./helpers');
+
+describe('receive', function () {
+  let sockets;
+  beforeEach(() => { sockets = []; });
+  afterEach(() => closeAll(...sockets));
+  const open = (options) => {
+    const socket = sendmsg.createSocket(options);
+    sockets.push(socket);
+    return socket;
+  };
+
+  it('reports the local address, destination and interface of an IPv4 datagram', async function () {
+    const server = open('udp4');
+    const port = await bound(server, 0, '0.0.0.0');
+    const client = open('udp4');
+    await bound(client, 0, '127.0.0.1');
+    client.send('hello', port, '127.0.0.5');
+    const [msg, rinfo] = await nextMessage(server);
+    assert.strictEqual(msg.toString(), 'hello');
+    assert.strictEqual(rinfo.address, '127.0.0.1');
+    assert.strictEqual(rinfo.family, 'IPv4');
+    assert.strictEqual(rinfo.port, client.address().port);
+    assert.strictEqual(rinfo.size, 5);
+    assert.strictEqual(rinfo.localAddress, '127.0.0.5');
+    assert.strictEqual(rinfo.destinationAddress, '127.0.0.5');
+    assert.ok(Number.isInteger(rinfo.interfaceIndex) && rinfo.interfaceIndex > 0, 'an interface index');
+    assert.strictEqual(typeof rinfo.interfaceName, 'string');
+    assert.strictEqual(rinfo.truncated, false);
+  });
+
+  it('reports IPv6 packet info on ::1', async function () {
+    const server = open('udp6');
+    const port = await bound(server, 0, '::');
+    const client = open('udp6');
+    client.send('six', port, '::1');
+    const [msg, rinfo] = await nextMessage(server);
+    assert.strictEqual(msg.toString(), 'six');
+    assert.strictEqual(rinfo.address, '::1');
+    assert.strictEqual(rinfo.family, 'IPv6');
+    assert.strictEqual(rinfo.localAddress, '::1');
+    assert.strictEqual(rinfo.destinationAddress, '::1');
+    assert.ok(rinfo.interfaceIndex > 0);
+  });
+
+  it('a broadcast arrives with the broadcast destination and a unicast reply-from address', async function () {
+    const server = open('udp4');
+    const port = await bound(server, 0, '0.0.0.0');
+    const client = open('udp4');
+    await bound(client, 0, '127.0.0.1');
+    client.setBroadcast(true);
+    await sendAsync(client, 'to everyone', port, '127.255.255.255');
+    const [, rinfo] = await nextMessage(server);
+    assert.strictEqual(rinfo.destinationAddress, '127.255.255.255');
+    assert.strictEqual(rinfo.localAddress, '127.0.0.1', 'a unicast address to reply from');
+  });
+
+  it('a dual-stack socket reports IPv4 peers as plain IPv4 and can reply to them', async function () {
+    const server = open({ type: 'udp6', ipv6Only: false });
+    const port = await bound(server, 0, '::');
+    const client = open('udp4');
+    await bound(client, 0, '127.0.0.1');
+    client.send('mapped?', port, '127.0.0.7');
+    const [, rinfo] = await nextMessage(server);
+    assert.strictEqual(rinfo.address, '127.0.0.1');
+    assert.strictEqual(rinfo.family, 'IPv4');
+    assert.strictEqual(rinfo.localAddress, '127.0.0.7');
+    assert.strictEqual(rinfo.destinationAddress, '127.0.0.7');
+    // And the same socket still takes IPv6.
+    const client6 = open('udp6');
+    client6.send('native', port, '::1');
+    const [, rinfo6] = await nextMessage(server);
+    assert.strictEqual(rinfo6.family, 'IPv6');
+    assert.strictEqual(rinfo6.localAddress, '::1');
+    // A reply to the IPv4 peer, in plain or v4-mapped form, reaches it.
+    server.reply(rinfo, 'answer');
+    const [answer] = await nextMessage(client);
+    assert.strictEqual(answer.toString(), 'answer');
+    server.send('mapped form', { port: rinfo.port, address: '::ffff:127.0.0.1', localAddress: '::ffff:127.0.0.7' });
+    const [mapped] = await nextMessage(client);
+    assert.strictEqual(mapped.toString(), 'mapped form');
+  });
+
+  it('gathers a list of buffers and strings into one datagram', async function () {
+    const server = open('udp4');
+    const port = await bound(server, 0, '127.0.0.1');
+    const client = open('udp4');
+    const bytes = await sendAsync(client, ['ab', Buffer.from('cd'), new Uint8Array([101, 102]),
+      new DataView(new Uint8Array([103]).buffer)], port, '127.0.0.1');
+    assert.strictEqual(bytes, 7);
+    const [msg, rinfo] = await nextMessage(server);
+    assert.strictEqual(msg.toString(), 'abcdefg');
+    assert.strictEqual(rinfo.size, 7);
+  });
+
+  it('cuts a datagram longer than maxMessageSize and says so', async function () {
+    const server = open({ type: 'udp4', maxMessageSize: 100 });
+    const port = await bound(server, 0, '127.0.0.1');
+    const client = open('udp4');
+    client.send(Buffer.alloc(300, 7), port, '127.0.0.1');
+    const [msg, rinfo] = await nextMessage(server);
+    assert.strictEqual(msg.length, 100);
+    assert.strictEqual(rinfo.size, 100);
+    assert.strictEqual(rinfo.truncated, true);
+    // The next, shorter one is whole: the socket goes on.
+    client.send(Buffer.alloc(50, 1), port, '127.0.0.1');
+    const [next, nextInfo] = await nextMessage(server);
+    assert.strictEqual(next.length, 50);
+    assert.strictEqual(nextInfo.truncated, false);
+  });
+
+  it('by default receives the largest UDP datagram whole', async function () {
+    const server = open('udp4');
+    const port = await bound(server, 0, '127.0.0.1');
+    const client = open('udp4');
+    const big = Buffer.alloc(65507, 3);
+    big[65506] = 9;
+    await sendAsync(client, big, port, '127.0.0.1');
+    const [msg, rinfo] = await nextMessage(server);
+    assert.strictEqual(msg.length, 65507);
+    assert.strictEqual(msg[65506], 9);
+    assert.strictEqual(rinfo.truncated, false);
+  });
+
+  it('delivers a burst of datagrams in order, each with its own buffer', async function () {
+    const server = open({ type: 'udp4', recvBufferSize: 1 << 20 });
+    const port = await bound(server, 0, '127.0.0.1');
+    const client = open('udp4');
+    const count = 500;
+    const received = [];
+    server.on('message', (msg) => received.push(msg));
+    for (let i = 0; i < count; i++) client.send(String(i), port, '127.0.0.1');
+    while (received.length < count) await once(server, 'message');
+    assert.deepStrictEqual(received.map((m) => Number(m.toString())), [...Array(count).keys()]);
+    // Each message owns its bytes: nothing a later datagram overwrites.
+    assert.ok(received.every((m, i) => m.buffer !== received[(i + 1) % count].buffer || m.byteOffset !== received[(i + 1) % count].byteOffset));
+  });
+});
