@@ -2,6 +2,7 @@
 //
 // uv_errno is what Node reports as err.errno on Windows: libuv's UV_E* value there, which is a
 // fixed negative number (UV_EMSGSIZE is -4065), not a negated Winsock or CRT code.
+#include <cstdio>
 #include <cstring>
 
 #include "backend.h"
@@ -60,8 +61,7 @@ constexpr ErrorRow kErrorTable[] = {
 };
 
 void set_code(ErrorDescription* description, const char* code) {
-  std::strncpy(description->code, code, sizeof description->code - 1);
-  description->code[sizeof description->code - 1] = '\0';
+  std::snprintf(description->code, sizeof description->code, "%s", code);
 }
 
 }  // namespace

@@ -1,10 +1,11 @@
 // Sockets on Windows (Winsock 2, Vista and later; Node 20 itself needs Windows 10).
-#include <iphlpapi.h>
-
 #include <climits>
 #include <cstring>
 
 #include "backend.h"
+
+// After backend.h: iphlpapi.h needs winsock2.h and ws2ipdef.h first.
+#include <iphlpapi.h>
 
 namespace udp {
 
