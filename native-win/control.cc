@@ -111,13 +111,11 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
       std::memcpy(out->destination_address, &info.ipi_addr, 4);
       // Windows' IN_PKTINFO has no ipi_spec_dst, only the IP header's destination. For a
       // unicast destination that is the address to reply from. For the limited broadcast
-      // 255.255.255.255 and for multicast (224.0.0.0/4) no local address is known, so
-      // local_family stays 0 and the reply's source is left to the caller or the stack.
-      // A subnet-directed broadcast (192.0.2.255 on a /24) cannot be told from unicast
-      // without the interface's prefix, which a pure function over control bytes lacks: it
-      // is reported as the local address, as the BSD backend does; a reply sent from it is
-      // refused by the stack. (Looking the prefix up with GetAdaptersAddresses per datagram
-      // would cost a system call each, and a cached table would go stale.)
+      // 255.255.255.255 and for multicast (224.0.0.0/4) the control data says nothing of it,
+      // so local_family stays 0. A subnet-directed broadcast (192.0.2.255 on a /24) cannot be
+      // told from unicast without the interface's prefix, which a pure function over control
+      // bytes lacks, so here it is reported as local, as the BSD backend does. receive_batch
+      // (socket.cc, LocalIpv4Table) then puts the receiving interface's address in both cases.
       const uint32_t host = ntohl(info.ipi_addr.s_addr);
       const bool unicast = host != INADDR_BROADCAST && !IN_MULTICAST(host);
       if (unicast) {

@@ -1,7 +1,10 @@
 // Sockets on Windows (Winsock 2, Vista and later; Node 20 itself needs Windows 10).
 #include <climits>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
+#include "address.h"
 #include "backend.h"
 
 // After backend.h: iphlpapi.h needs winsock2.h and ws2ipdef.h first.
@@ -80,6 +83,117 @@ void turn_off_icmp_reports(Socket socket) {
     BOOL report = FALSE;
     DWORD returned = 0;
     WSAIoctl(socket, code, &report, sizeof report, nullptr, 0, &returned, nullptr, nullptr);
+  }
+}
+
+// The address to reply from, for an IPv4 datagram sent to a broadcast or multicast address.
+//
+// Windows' IN_PKTINFO has no ipi_spec_dst (control.cc), so decode_receive_control reports the
+// destination as the local address for anything that looks unicast, and nothing for
+// 255.255.255.255 and multicast. A subnet-directed broadcast (192.0.2.255 on a /24) looks
+// unicast there. This table of the host's IPv4 addresses, with their masks and interfaces,
+// finds both cases and gives what Linux gives in ipi_spec_dst: an address of the interface the
+// datagram arrived on, preferably one in the sender's subnet. A DHCP server, whose requests come
+// from 0.0.0.0 to 255.255.255.255, gets its address on that interface to answer from.
+//
+// One table for the process, behind a mutex (workers receive on threads of their own). It is
+// read again when a destination is in it neither as an address nor as a subnet broadcast, at
+// most once a second, so a new address is learnt on its first datagram and a flood of
+// multicast costs no more than one GetIpAddrTable a second.
+class LocalIpv4Table {
+ public:
+  // Fills *out (network order) and returns true when destination is a broadcast or multicast
+  // address whose reply-from address the table knows.
+  bool reply_address(uint32_t destination, uint32_t interface_index, uint32_t peer, uint32_t* out) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Answer answer = find(destination, interface_index, peer, out);
+    const ULONGLONG now = GetTickCount64();
+    if (answer == Answer::kNotInTable && (!loaded_ || now - loaded_at_ >= 1000)) {
+      load(now);
+      answer = find(destination, interface_index, peer, out);
+    }
+    return answer == Answer::kBroadcast;
+  }
+
+ private:
+  struct Row {
+    uint32_t address;  // host order, as are the others
+    uint32_t mask;
+    uint32_t interface_index;
+  };
+  enum class Answer { kUnicast, kBroadcast, kNotInTable };
+
+  Answer find(uint32_t destination_be, uint32_t interface_index, uint32_t peer_be,
+              uint32_t* out) const {
+    const uint32_t destination = ntohl(destination_be);
+    const uint32_t peer = ntohl(peer_be);
+    bool broadcast = destination == INADDR_BROADCAST || IN_MULTICAST(destination);
+    const Row* subnet = nullptr;  // the row whose subnet broadcast destination is
+    const Row* sender_subnet = nullptr;  // a row on the interface in the sender's subnet
+    const Row* first = nullptr;  // the first row on the interface
+    for (const Row& row : rows_) {
+      if (row.address == destination) return Answer::kUnicast;
+      if (row.interface_index != interface_index) continue;
+      if (first == nullptr) first = &row;
+      if (sender_subnet == nullptr && (peer & row.mask) == (row.address & row.mask)) {
+        sender_subnet = &row;
+      }
+      if (row.mask != 0xffffffffu && (row.address | ~row.mask) == destination) {
+        broadcast = true;
+        if (subnet == nullptr) subnet = &row;
+      }
+    }
+    if (!broadcast) return Answer::kNotInTable;
+    const Row* chosen = subnet != nullptr ? subnet : sender_subnet != nullptr ? sender_subnet : first;
+    if (chosen == nullptr) return Answer::kNotInTable;
+    *out = htonl(chosen->address);
+    return Answer::kBroadcast;
+  }
+
+  void load(ULONGLONG now) {
+    loaded_ = true;
+    loaded_at_ = now;
+    ULONG size = 0;
+    std::vector<uint8_t> buffer;
+    DWORD status = ERROR_INSUFFICIENT_BUFFER;
+    // The table can grow between the two calls; a few tries are enough.
+    for (int attempt = 0; attempt < 4 && status == ERROR_INSUFFICIENT_BUFFER; attempt++) {
+      buffer.resize(size > 0 ? size : sizeof(MIB_IPADDRTABLE));
+      size = static_cast<ULONG>(buffer.size());
+      status = GetIpAddrTable(reinterpret_cast<MIB_IPADDRTABLE*>(buffer.data()), &size, FALSE);
+    }
+    if (status != NO_ERROR) return;  // keep what was known
+    const auto* table = reinterpret_cast<const MIB_IPADDRTABLE*>(buffer.data());
+    rows_.clear();
+    for (DWORD i = 0; i < table->dwNumEntries; i++) {
+      const MIB_IPADDRROW& row = table->table[i];
+      if (row.dwAddr == 0) continue;
+      rows_.push_back({ntohl(row.dwAddr), ntohl(row.dwMask), static_cast<uint32_t>(row.dwIndex)});
+    }
+  }
+
+  std::mutex mutex_;
+  std::vector<Row> rows_;
+  bool loaded_ = false;
+  ULONGLONG loaded_at_ = 0;
+};
+
+LocalIpv4Table local_ipv4_table;
+
+// Replaces the reply-from address of an IPv4 datagram to a broadcast or multicast address with
+// the local address that Linux would report (see LocalIpv4Table).
+void resolve_broadcast_reply_address(const Address& peer, PacketInfo* info) {
+  if (info->destination_family != 4) return;
+  IpAddress peer_ip;
+  int port;
+  split_address(peer, &peer_ip, &port);
+  uint32_t destination, peer_address = 0, local;
+  std::memcpy(&destination, info->destination_address, 4);
+  if (peer_ip.family == 4) std::memcpy(&peer_address, peer_ip.bytes, 4);
+  if (local_ipv4_table.reply_address(destination, info->interface_index, peer_address, &local)) {
+    info->local_family = 4;
+    std::memset(info->local_address, 0, sizeof info->local_address);
+    std::memcpy(info->local_address, &local, 4);
   }
 }
 
@@ -223,6 +337,7 @@ size_t receive_batch(Socket socket, ReceiveSlot* slots, size_t count, OsError* e
     slot.truncated = too_long || (message.dwFlags & MSG_TRUNC) != 0;
     slot.peer.length = message.namelen;
     decode_receive_control(slot.control, message.Control.len, &slot.info);
+    resolve_broadcast_reply_address(slot.peer, &slot.info);
     slot.info.control_truncated = (message.dwFlags & MSG_CTRUNC) != 0;
     received++;
   }
