@@ -278,6 +278,19 @@ ErrorDescription describe_error(OsError error) {
   // On POSIX, libuv's error numbers are the negated errno values, and its names cover them all.
   ErrorDescription description;
   description.uv_errno = -error;
+  // Socket errors libuv has no name for. EOPNOTSUPP is here too: Linux gives it the number of
+  // ENOTSUP, which libuv names ENOTSUP; for a socket the error is EOPNOTSUPP, as on Windows.
+  static const struct {
+    int number;
+    const char* name;
+  } kNamesLibuvLacks[] = {
+      {EINPROGRESS, "EINPROGRESS"}, {ENETRESET, "ENETRESET"}, {EOPNOTSUPP, "EOPNOTSUPP"}};
+  for (const auto& entry : kNamesLibuvLacks) {
+    if (entry.number == error) {
+      std::strcpy(description.code, entry.name);
+      return description;
+    }
+  }
   uv_err_name_r(-error, description.code, sizeof description.code);
   if (std::strncmp(description.code, "Unknown", 7) == 0) {
     std::strcpy(description.code, "UNKNOWN");

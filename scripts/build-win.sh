@@ -40,6 +40,12 @@ node_api_headers="$(node -p "path.dirname(require.resolve('node-api-headers/pack
 
 mkdir -p "$build" "$out_dir"
 
+# Every libuv function the sources call must be in the import library, or the link fails late.
+for function in $(grep -rhoE '\buv_[a-z0-9_]+\(' native-common native-win | tr -d '(' | sort -u); do
+  grep -qx "$function" scripts/win-node-uv.def ||
+    fail "$function is called but not listed in scripts/win-node-uv.def"
+done
+
 # The import library for node.exe: Node-API from node-api-headers, plus the few libuv functions
 # the addon calls. Delay-loaded (-y), so that scripts/win-delay-load-hook.cc can hand over the
 # running executable whatever its file is called.

@@ -57,12 +57,17 @@ export SENDMSG_UNDER_WINE=1
 export SENDMSG_PRIVATE_NETNS=1
 # node-gyp-build looks in build/Release before prebuilds/; there is the Linux build.
 export PREBUILDS_ONLY=1
+# The whole run is inside the prepared namespace, so tests that need it run in-process.
+export SENDMSG_NETNS=1
+# Child node.exe processes that tests start need the stdio shim too.
+export SENDMSG_WINE_SHIM="$root/scripts/wine-stdio-shim.js"
 
 # Everything Wine does happens inside one network namespace holding only lo. (The script is
 # passed with -c, not on standard input, where a program inside could eat it.)
 inner="$(cat <<'INNER'
 set -uo pipefail
-ip link set lo up
+# The same test host as the Linux tier makes per test: extra addresses and a shaped loopback.
+sh test/fixtures/netns-setup.sh
 if [ ! -f "$WINEPREFIX/.sendmsg-win10" ]; then
   echo "test-wine: making the Wine prefix $WINEPREFIX"
   wineboot -i </dev/null >/dev/null 2>&1

@@ -64,9 +64,12 @@ function makeReadable(fd) {
   return stream;
 }
 
+// A worker thread inherits the preload, but its stdio are message ports to the parent, not
+// descriptors: replacing them there would break Node's own plumbing.
+const inWorker = !require('worker_threads').isMainThread;
 const streams = {};
 const factories = { stdin: () => makeReadable(0), stdout: () => makeWritable(1), stderr: () => makeWritable(2) };
-for (const name of Object.keys(factories)) {
+for (const name of inWorker ? [] : Object.keys(factories)) {
   Object.defineProperty(process, name, {
     configurable: true,
     enumerable: true,

@@ -44,6 +44,7 @@ export interface Binding {
   };
   describeError(osErrno: number): NativeErrorInfo;
   interfaceName(interfaceIndex: number): string | undefined;
+  openSocketCount(): number;
   backend: string;
   receiveBatch: number;
   metaStride: number;

@@ -17,6 +17,11 @@ const WINE_DIFFERENCES = {
     'control.test.js instead',
   nonLocalSource:
     'Wine ignores WSASendMsg control data, so a non-local source address is not refused',
+  sendBackpressure:
+    'Wine 8 never answers WSAEWOULDBLOCK to a non-blocking UDP send: with the socket full it ' +
+    'completes the send itself (seen here: 20,000 sends into a rate-limited loopback, none ' +
+    'refused, where Linux refuses most), so the send queue is not reached; the order and ' +
+    'exactly-once assertions still run',
   connectionReset:
     'Wine never reports WSAECONNRESET (SIO_UDP_CONNRESET is a stub there)',
 };
@@ -97,6 +102,22 @@ function closeAll(...sockets) {
   );
 }
 
+/** Inside a describe(): returns open(options), whose sockets are closed after each test. */
+function socketsClosedAfterEachTest() {
+  const sendmsg = require('..');
+  let sockets = [];
+  afterEach(() => {
+    const open = sockets;
+    sockets = [];
+    return closeAll(...open);
+  });
+  return (options) => {
+    const socket = sendmsg.createSocket(options);
+    sockets.push(socket);
+    return socket;
+  };
+}
+
 function sendAsync(socket, msg, ...args) {
   return new Promise((resolve, reject) => {
     socket.send(msg, ...args, (error, bytes) => (error ? reject(error) : resolve(bytes)));
@@ -138,7 +159,8 @@ function fixtureMain(module, run) {
   if (require.main !== module) return;
   const args = process.argv.slice(2).map((arg) => JSON.parse(arg));
   run(...args).then(
-    (result) => process.stdout.write(JSON.stringify(result)),
+    // Exit once the result is out: a fixture may leave sockets open on purpose.
+    (result) => process.stdout.write(JSON.stringify(result), () => process.exit(0)),
     (error) => {
       console.error(error);
       process.exit(1);
@@ -146,4 +168,13 @@ function fixtureMain(module, run) {
   );
 }
 
-module.exports = { inNetworkNamespace, fixtureMain, assert, platform, withTimeout, nextMessage, collect, bound, closeAll, sendAsync };
+/**
+ * Arguments for a child node process running script. Under Wine the child is Windows node.exe
+ * too, and needs the stdio shim there (scripts/wine-stdio-shim.js says why).
+ */
+function nodeArgs(script, ...args) {
+  const shim = process.env.SENDMSG_WINE_SHIM;
+  return [...(shim ? ['-r', shim] : []), script, ...args];
+}
+
+module.exports = { socketsClosedAfterEachTest, nodeArgs, inNetworkNamespace, fixtureMain, assert, platform, withTimeout, nextMessage, collect, bound, closeAll, sendAsync };

@@ -1,17 +1,10 @@
 // What arrives, and what rinfo says about it.
 const { once } = require('events');
 const sendmsg = require('..');
-const { assert, nextMessage, bound, closeAll, sendAsync } = require('./helpers');
+const { assert, socketsClosedAfterEachTest, nextMessage, bound, sendAsync } = require('./helpers');
 
 describe('receive', function () {
-  let sockets;
-  beforeEach(() => { sockets = []; });
-  afterEach(() => closeAll(...sockets));
-  const open = (options) => {
-    const socket = sendmsg.createSocket(options);
-    sockets.push(socket);
-    return socket;
-  };
+  const open = socketsClosedAfterEachTest();
 
   it('reports the local address, destination and interface of an IPv4 datagram', async function () {
     const server = open('udp4');

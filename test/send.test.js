@@ -1,0 +1,104 @@
+// Sending: errors in Node's shape, backpressure, and the synchronous form.
+const sendmsg = require('..');
+const { assert, socketsClosedAfterEachTest, platform, nextMessage, bound, sendAsync, inNetworkNamespace } = require('./helpers');
+
+function assertSystemError(error, code, address, port) {
+  assert.ok(error instanceof Error, 'an Error');
+  assert.strictEqual(error.code, code);
+  assert.strictEqual(error.syscall, 'sendmsg');
+  assert.ok(Number.isInteger(error.errno) && error.errno < 0, 'a negative errno');
+  assert.ok(Number.isInteger(error.osErrno) && error.osErrno > 0, 'the raw OS number');
+  assert.strictEqual(error.address, address);
+  assert.strictEqual(error.port, port);
+  assert.strictEqual(error.message, `sendmsg ${code} ${address}:${port}`);
+}
+
+describe('send', function () {
+  const open = socketsClosedAfterEachTest();
+
+  it('fails a 70,000-byte datagram with EMSGSIZE, and the socket goes on', async function () {
+    const server = open('udp4');
+    const port = await bound(server, 0, '127.0.0.1');
+    const client = open('udp4');
+    await assert.rejects(sendAsync(client, Buffer.alloc(70000), port, '127.0.0.1'),
+      (error) => { assertSystemError(error, 'EMSGSIZE', '127.0.0.1', port); return true; });
+    await sendAsync(client, 'still works', port, '127.0.0.1');
+    const [msg] = await nextMessage(server);
+    assert.strictEqual(msg.toString(), 'still works');
+  });
+
+  it('fails a broadcast without setBroadcast with EACCES', async function () {
+    const client = open('udp4');
+    await assert.rejects(sendAsync(client, 'x', 9, '127.255.255.255'),
+      (error) => { assertSystemError(error, 'EACCES', '127.255.255.255', 9); return true; });
+  });
+
+  it('refuses a source address that is not local with EADDRNOTAVAIL (IPv4, IPv6, dual-stack)', async function () {
+    if (platform.wineDiffers('nonLocalSource')) return;
+    const v4 = open('udp4');
+    await assert.rejects(sendAsync(v4, 'x', { port: 9, address: '127.0.0.1', localAddress: '192.0.2.77' }),
+      (error) => { assertSystemError(error, 'EADDRNOTAVAIL', '127.0.0.1', 9); return true; });
+    const v6 = open('udp6');
+    await assert.rejects(sendAsync(v6, 'x', { port: 9, address: '::1', localAddress: '2001:db8::77' }),
+      (error) => { assertSystemError(error, 'EADDRNOTAVAIL', '::1', 9); return true; });
+    await assert.rejects(sendAsync(v6, 'x', { port: 9, address: '127.0.0.1', localAddress: '192.0.2.77' }),
+      (error) => { assertSystemError(error, 'EADDRNOTAVAIL', '127.0.0.1', 9); return true; });
+  });
+
+  it('sends from the chosen local address', async function () {
+    if (platform.wineDiffers('sourceSelection')) return;
+    const server = open('udp4');
+    const port = await bound(server, 0, '127.0.0.1');
+    const client = open('udp4');
+    await bound(client, 0, '0.0.0.0');
+    await sendAsync(client, 'from .9', { port, address: '127.0.0.1', localAddress: '127.0.0.9' });
+    const [, rinfo] = await nextMessage(server);
+    assert.strictEqual(rinfo.address, '127.0.0.9');
+  });
+
+  it('without a callback, a send error is emitted as "error"', async function () {
+    const client = open('udp4');
+    const errored = new Promise((resolve) => client.once('error', resolve));
+    client.send(Buffer.alloc(70000), 9, '127.0.0.1');
+    const error = await errored;
+    assert.strictEqual(error.code, 'EMSGSIZE');
+  });
+
+  it('takes dgram\'s positional forms, with offset and length', async function () {
+    const server = open('udp4');
+    const port = await bound(server, 0, '127.0.0.1');
+    const client = open('udp4');
+    await sendAsync(client, Buffer.from('xxhelloxx'), 2, 5, port, '127.0.0.1');
+    assert.strictEqual((await nextMessage(server))[0].toString(), 'hello');
+    await sendAsync(client, 'positional', port, '127.0.0.1');
+    assert.strictEqual((await nextMessage(server))[0].toString(), 'positional');
+    await sendAsync(client, 'default address', port);
+    const [msg, rinfo] = await nextMessage(server);
+    assert.strictEqual(msg.toString(), 'default address');
+    assert.strictEqual(rinfo.localAddress, '127.0.0.1');
+  });
+
+  it('sendmsg() sends synchronously and returns the byte count, or throws', async function () {
+    const server = open('udp4');
+    const port = await bound(server, 0, '127.0.0.1');
+    const client = open('udp4');
+    assert.strictEqual(sendmsg.sendmsg(client, 'now', { port, address: '127.0.0.1', localAddress: '127.0.0.1' }), 3);
+    const [msg, rinfo] = await nextMessage(server);
+    assert.strictEqual(msg.toString(), 'now');
+    assert.strictEqual(rinfo.address, '127.0.0.1');
+    assert.throws(() => sendmsg.sendmsg(client, Buffer.alloc(70000), { port, address: '127.0.0.1' }),
+      (error) => { assertSystemError(error, 'EMSGSIZE', '127.0.0.1', port); return true; });
+  });
+
+  it('100,000 sends queued at once all complete, in order, each callback once (shaped loopback)', async function () {
+    const result = await inNetworkNamespace(this, 'backpressure', []);
+    if (!result) return;
+    assert.strictEqual(result.completed, 100000);
+    assert.strictEqual(result.inOrder, true, 'callbacks in send order');
+    assert.strictEqual(result.calledOnce, true, 'every callback exactly once');
+    assert.deepStrictEqual(result.errors, {});
+    if (!platform.wineDiffers('sendBackpressure')) {
+      assert.ok(result.maxQueued > 1000, `the queue was really used (deepest ${result.maxQueued})`);
+    }
+  });
+});

@@ -1,0 +1,117 @@
+// Bad input gets a clear TypeError or RangeError with Node's ERR_* code; nothing crashes, and
+// the socket still works afterwards.
+const sendmsg = require('..');
+const { binding } = require('../dist/native');
+const { assert, nextMessage, bound, closeAll } = require('./helpers');
+
+const longList = Array.from({ length: binding.maxGatherBuffers + 1 }, () => Buffer.from('x'));
+
+// [what, call(socket, port), error class, code, words the message must contain]
+const BAD_CALLS = [
+  ['msg of a wrong type', (s, p) => s.send(42, p, '127.0.0.1'), TypeError, 'ERR_INVALID_ARG_TYPE', '"msg"'],
+  ['msg gather list with a number in it', (s, p) => s.send(['a', 1], p, '127.0.0.1'), TypeError, 'ERR_INVALID_ARG_TYPE', '"msg"'],
+  ['a gather list too long', (s, p) => s.send(longList, p, '127.0.0.1'), RangeError, 'ERR_OUT_OF_RANGE', 'msg.length'],
+  ['port out of range', (s) => s.send('x', 70000, '127.0.0.1'), RangeError, 'ERR_SOCKET_BAD_PORT', '70000'],
+  ['port 0', (s) => s.send('x', 0, '127.0.0.1'), RangeError, 'ERR_SOCKET_BAD_PORT', 'Port'],
+  ['port not an integer', (s) => s.send('x', 1.5, '127.0.0.1'), RangeError, 'ERR_SOCKET_BAD_PORT', '1.5'],
+  ['port of a wrong type', (s) => s.send('x', { port: {} }), TypeError, 'ERR_INVALID_ARG_TYPE', '"port"'],
+  ['an unparsable address', (s, p) => s.send('x', p, 'not.an.ip'), TypeError, 'ERR_INVALID_IP_ADDRESS', 'not.an.ip'],
+  ['a host name (no DNS here)', (s, p) => s.send('x', p, 'localhost'), TypeError, 'ERR_INVALID_IP_ADDRESS', 'localhost'],
+  ['an address of a wrong type', (s, p) => s.send('x', p, 7), TypeError, 'ERR_INVALID_ARG_TYPE', '"address"'],
+  ['an IPv6 destination on udp4', (s, p) => s.send('x', p, '::1'), TypeError, 'ERR_INVALID_ARG_VALUE', 'udp4'],
+  ['a localAddress of the other family', (s, p) => s.send('x', { port: p, address: '127.0.0.1', localAddress: '::1' }), TypeError, 'ERR_INVALID_ARG_VALUE', 'localAddress'],
+  ['an unparsable localAddress', (s, p) => s.send('x', { port: p, address: '127.0.0.1', localAddress: '1.2.3' }), TypeError, 'ERR_INVALID_IP_ADDRESS', 'localAddress'],
+  ['interfaceIndex negative', (s, p) => s.send('x', { port: p, address: '127.0.0.1', interfaceIndex: -1 }), RangeError, 'ERR_OUT_OF_RANGE', 'interfaceIndex'],
+  ['interfaceIndex of a wrong type', (s, p) => s.send('x', { port: p, address: '127.0.0.1', interfaceIndex: '1' }), TypeError, 'ERR_INVALID_ARG_TYPE', 'interfaceIndex'],
+  ['a callback that is no function', (s, p) => s.send('x', p, '127.0.0.1', 'cb'), TypeError, 'ERR_INVALID_ARG_TYPE', '"callback"'],
+  ['offset past the end', (s, p) => s.send(Buffer.from('abc'), 5, 1, p, '127.0.0.1'), RangeError, 'ERR_OUT_OF_RANGE', 'offset'],
+  ['length past the end', (s, p) => s.send(Buffer.from('abc'), 1, 5, p, '127.0.0.1'), RangeError, 'ERR_OUT_OF_RANGE', 'length'],
+  ['reply without rinfo', (s) => s.reply(null, 'x'), TypeError, 'ERR_INVALID_ARG_TYPE', '"rinfo"'],
+  ['bind twice', (s) => s.bind(0), Error, 'ERR_SOCKET_ALREADY_BOUND', 'already bound'],
+  ['setTTL out of range', (s) => s.setTTL(0), RangeError, 'ERR_OUT_OF_RANGE', 'ttl'],
+  ['setTTL of a wrong type', (s) => s.setTTL('64'), TypeError, 'ERR_INVALID_ARG_TYPE', 'ttl'],
+  ['setRecvBufferSize negative', (s) => s.setRecvBufferSize(-1), RangeError, 'ERR_OUT_OF_RANGE', 'size'],
+  ['sendmsg() with no socket', () => sendmsg.sendmsg({}, 'x', { port: 9 }), TypeError, 'ERR_INVALID_ARG_TYPE', '"socket"'],
+];
+
+const BAD_SOCKETS = [
+  ['no options', () => sendmsg.createSocket(), TypeError, 'ERR_INVALID_ARG_TYPE', 'options'],
+  ['a bad type', () => sendmsg.createSocket('udp5'), TypeError, 'ERR_SOCKET_BAD_TYPE', 'udp5'],
+  ['maxMessageSize 0', () => sendmsg.createSocket({ type: 'udp4', maxMessageSize: 0 }), RangeError, 'ERR_OUT_OF_RANGE', 'maxMessageSize'],
+  ['maxMessageSize too large', () => sendmsg.createSocket({ type: 'udp4', maxMessageSize: 70000 }), RangeError, 'ERR_OUT_OF_RANGE', 'maxMessageSize'],
+  ['recvBufferSize of a wrong type', () => sendmsg.createSocket({ type: 'udp4', recvBufferSize: 'big' }), TypeError, 'ERR_INVALID_ARG_TYPE', 'recvBufferSize'],
+  ['a listener that is no function', () => sendmsg.createSocket('udp4', 5), TypeError, 'ERR_INVALID_ARG_TYPE', 'listener'],
+];
+
+function expectError(call, ErrorClass, code, words) {
+  assert.throws(call, (error) => {
+    assert.ok(error instanceof ErrorClass, `${error.name}: ${error.message} is a ${ErrorClass.name}`);
+    assert.strictEqual(error.code, code, error.message);
+    assert.ok(error.message.includes(words), `"${error.message}" names ${words}`);
+    return true;
+  });
+}
+
+describe('bad input', function () {
+  let server, socket, port;
+  before(async () => {
+    server = sendmsg.createSocket('udp4');
+    port = await bound(server, 0, '127.0.0.1');
+    socket = sendmsg.createSocket('udp4');
+    await bound(socket, 0, '127.0.0.1');
+  });
+  after(() => closeAll(server, socket));
+
+  for (const [what, call, ErrorClass, code, words] of BAD_CALLS) {
+    it(`${what}: ${ErrorClass.name} ${code}, and the socket still works`, async function () {
+      expectError(() => call(socket, port), ErrorClass, code, words);
+      socket.send(what, port, '127.0.0.1');
+      const [msg] = await nextMessage(server);
+      assert.strictEqual(msg.toString(), what);
+    });
+  }
+
+  for (const [what, call, ErrorClass, code, words] of BAD_SOCKETS) {
+    it(`createSocket with ${what}: ${ErrorClass.name} ${code}`, function () {
+      expectError(call, ErrorClass, code, words);
+    });
+  }
+
+  it('use after close: ERR_SOCKET_DGRAM_NOT_RUNNING for every call', async function () {
+    const closed = sendmsg.createSocket('udp4');
+    await new Promise((resolve) => closed.close(resolve));
+    for (const call of [() => closed.send('x', port), () => closed.bind(0), () => closed.address(),
+      () => closed.setBroadcast(true), () => closed.close(), () => closed.reply({ port, address: '127.0.0.1' }, 'x')]) {
+      expectError(call, Error, 'ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
+    }
+  });
+
+  it('the addon checks types again: misuse of the native layer throws and never crashes', function () {
+    const meta = new Int32Array(binding.receiveBatch * binding.metaStride);
+    assert.throws(() => new binding.UdpHandle('4', false, false, 100, meta), TypeError);
+    assert.throws(() => new binding.UdpHandle(5, false, false, 100, meta), RangeError);
+    assert.throws(() => new binding.UdpHandle(4, false, false, 100, new Int32Array(1)), TypeError);
+    assert.throws(() => new binding.UdpHandle(4, false, false, 1e9, meta), RangeError);
+    const handle = new binding.UdpHandle(4, false, false, 100, meta);
+    try {
+      assert.throws(() => handle.bind(1, 2), TypeError);
+      assert.throws(() => handle.bind('127.0.0.1', -1), RangeError);
+      assert.throws(() => handle.bind('::1', 0), TypeError);
+      assert.throws(() => handle.send('text', '127.0.0.1', port), TypeError);
+      assert.throws(() => handle.send(Buffer.from('x'), {}, port), TypeError);
+      assert.throws(() => handle.send(Buffer.from('x'), 'nope', port), TypeError);
+      assert.throws(() => handle.send(Buffer.from('x'), '127.0.0.1', 0), RangeError);
+      assert.throws(() => handle.send(Buffer.from('x'), '127.0.0.1', port, '::1'), TypeError);
+      assert.throws(() => handle.send(Buffer.from('x'), '127.0.0.1', port, undefined, -5), RangeError);
+      assert.throws(() => handle.send(new Array(1000).fill(Buffer.from('x')), '127.0.0.1', port), RangeError);
+      assert.throws(() => handle.setOption('nope', 1), TypeError);
+      assert.throws(() => handle.setOption('ttl', 'x'), TypeError);
+      assert.throws(() => binding.decodeReceiveControl('x'), TypeError);
+      assert.throws(() => binding.sourceControlBytes(4, 'x', null, 0), TypeError);
+      assert.throws(() => binding.describeError('x'), TypeError);
+    } finally {
+      handle.close();
+    }
+    assert.throws(() => handle.send(Buffer.from('x'), '127.0.0.1', port), /Not running/);
+  });
+});
