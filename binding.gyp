@@ -4,7 +4,8 @@
       "target_name": "sendmsg",
       "sources": [
         "native-common/addon.cc",
-        "native-common/address.cc"
+        "native-common/address.cc",
+        "native-common/backend_shared.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "backend.h"
+#include "backend_shared.h"
 
 #if defined(__linux__) || defined(__APPLE__)
 #define SENDMSG_IP_PKTINFO 1
@@ -21,18 +22,6 @@ namespace {
 void set_ipv4(int* family, uint8_t* bytes, const in_addr& address) {
   *family = 4;
   std::memcpy(bytes, &address, 4);
-}
-
-// A v4-mapped IPv6 packet-info address (a dual-stack socket receiving IPv4) is reported in
-// the normalized plain IPv4 form, as every other IPv4 address is.
-void set_ipv6(int* family, uint8_t* bytes, const in6_addr& address) {
-  if (IN6_IS_ADDR_V4MAPPED(&address)) {
-    *family = 4;
-    std::memcpy(bytes, reinterpret_cast<const uint8_t*>(&address) + 12, 4);
-  } else {
-    *family = 6;
-    std::memcpy(bytes, &address, 16);
-  }
 }
 
 }  // namespace
@@ -102,13 +91,8 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
       if (have_ipv4_info) continue;
       in6_pktinfo info;
       std::memcpy(&info, data, sizeof info);
-      set_ipv6(&out->destination_family, out->destination_address, info.ipi6_addr);
-      // IPv6 has no separate reply-from address: the destination is it, unless it is
-      // multicast, where the kernel picks the source.
-      if (!IN6_IS_ADDR_MULTICAST(&info.ipi6_addr)) {
-        set_ipv6(&out->local_family, out->local_address, info.ipi6_addr);
-      }
-      out->interface_index = info.ipi6_ifindex;
+      set_ipv6_packet_info(reinterpret_cast<const uint8_t*>(&info.ipi6_addr), info.ipi6_ifindex,
+                           out);
       continue;
     }
     if (header->cmsg_level != IPPROTO_IP) continue;
@@ -124,16 +108,9 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
     }
 #else
     if (header->cmsg_type == IP_RECVDSTADDR && data_length >= sizeof(in_addr)) {
-      in_addr destination;
-      std::memcpy(&destination, data, sizeof destination);
-      if (!have_ipv4_info) out->local_family = 0;
       have_ipv4_info = true;
-      set_ipv4(&out->destination_family, out->destination_address, destination);
-      // The BSDs give no reply-from address. For unicast the destination is it; for a
-      // broadcast or multicast datagram it is unknown, so it is left undefined.
-      const uint32_t host = ntohl(destination.s_addr);
-      const bool unicast = host != INADDR_BROADCAST && !IN_MULTICAST(host);
-      if (unicast) set_ipv4(&out->local_family, out->local_address, destination);
+      // No reply-from address on the BSDs: for a broadcast or multicast datagram it is unknown.
+      set_ipv4_destination(data, out);
     } else if (header->cmsg_type == IP_RECVIF && data_length >= offsetof(sockaddr_dl, sdl_index) +
                                                                      sizeof(u_short)) {
       sockaddr_dl link;

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "backend.h"
+#include "backend_shared.h"
 
 namespace udp {
 
@@ -154,31 +155,9 @@ OsError local_address(Socket socket, Address* out) {
              : last_error();
 }
 
-static bool option_name(int family, Option option, int* level, int* name) {
-  const bool v6 = family == 6;
-  switch (option) {
-    case Option::kBroadcast: *level = SOL_SOCKET; *name = SO_BROADCAST; return true;
-    case Option::kReceiveBufferSize: *level = SOL_SOCKET; *name = SO_RCVBUF; return true;
-    case Option::kSendBufferSize: *level = SOL_SOCKET; *name = SO_SNDBUF; return true;
-    case Option::kTtl:
-      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
-      *name = v6 ? IPV6_UNICAST_HOPS : IP_TTL;
-      return true;
-    case Option::kMulticastTtl:
-      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
-      *name = v6 ? IPV6_MULTICAST_HOPS : IP_MULTICAST_TTL;
-      return true;
-    case Option::kMulticastLoopback:
-      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
-      *name = v6 ? IPV6_MULTICAST_LOOP : IP_MULTICAST_LOOP;
-      return true;
-  }
-  return false;
-}
-
 OsError set_option(Socket socket, int family, Option option, int value) {
   int level, name;
-  if (!option_name(family, option, &level, &name)) return EINVAL;
+  if (!socket_option_name(family, option, &level, &name)) return EINVAL;
 #if !defined(__linux__)
   // The BSDs and macOS take the IPv4 multicast options as a single byte.
   if (family == 4 && (option == Option::kMulticastTtl || option == Option::kMulticastLoopback)) {
@@ -191,7 +170,7 @@ OsError set_option(Socket socket, int family, Option option, int value) {
 
 OsError get_option(Socket socket, int family, Option option, int* value) {
   int level, name;
-  if (!option_name(family, option, &level, &name)) return EINVAL;
+  if (!socket_option_name(family, option, &level, &name)) return EINVAL;
   socklen_t length = sizeof *value;
   *value = 0;
   return getsockopt(socket, level, name, value, &length) == 0 ? 0 : last_error();

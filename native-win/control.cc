@@ -9,6 +9,7 @@
 
 #include "address.h"
 #include "backend.h"
+#include "backend_shared.h"
 
 namespace udp {
 
@@ -36,21 +37,6 @@ size_t put_message(uint8_t* control, size_t capacity, int level, int type, const
   header->cmsg_len = WSA_CMSG_LEN(payload_length);
   std::memcpy(WSA_CMSG_DATA(header), payload, payload_length);
   return WSA_CMSG_SPACE(payload_length);
-}
-
-// The normalized form of an IN6_PKTINFO address: a v4-mapped address (a dual-stack socket
-// receiving IPv4) becomes plain IPv4, as split_address does for every other address.
-void set_ipv6(int* family, uint8_t* bytes, const IN6_ADDR& address) {
-  Address socket_address{};
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&socket_address.storage);
-  v6->sin6_family = AF_INET6;
-  v6->sin6_addr = address;
-  socket_address.length = sizeof *v6;
-  IpAddress ip;
-  int port;
-  split_address(socket_address, &ip, &port);
-  *family = ip.family;
-  std::memcpy(bytes, ip.bytes, 16);
 }
 
 }  // namespace
@@ -92,13 +78,8 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
       if (have_ipv4_info) continue;
       IN6_PKTINFO info;
       std::memcpy(&info, data, sizeof info);
-      set_ipv6(&out->destination_family, out->destination_address, info.ipi6_addr);
-      // IPv6 has no separate reply-from address: the destination is it, unless it is
-      // multicast, where the stack picks the source.
-      if (!IN6_IS_ADDR_MULTICAST(&info.ipi6_addr)) {
-        set_ipv6(&out->local_family, out->local_address, info.ipi6_addr);
-      }
-      out->interface_index = info.ipi6_ifindex;
+      set_ipv6_packet_info(reinterpret_cast<const uint8_t*>(&info.ipi6_addr), info.ipi6_ifindex,
+                           out);
       continue;
     }
     if (header->cmsg_level == IPPROTO_IP && header->cmsg_type == IP_PKTINFO &&
@@ -107,21 +88,10 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
       std::memcpy(&info, data, sizeof info);
       *out = PacketInfo{};
       have_ipv4_info = true;
-      out->destination_family = 4;
-      std::memcpy(out->destination_address, &info.ipi_addr, 4);
-      // Windows' IN_PKTINFO has no ipi_spec_dst, only the IP header's destination. For a
-      // unicast destination that is the address to reply from. For the limited broadcast
-      // 255.255.255.255 and for multicast (224.0.0.0/4) the control data says nothing of it,
-      // so local_family stays 0. A subnet-directed broadcast (192.0.2.255 on a /24) cannot be
-      // told from unicast without the interface's prefix, which a pure function over control
-      // bytes lacks, so here it is reported as local, as the BSD backend does. receive_batch
-      // (socket.cc, LocalIpv4Table) then puts the receiving interface's address in both cases.
-      const uint32_t host = ntohl(info.ipi_addr.s_addr);
-      const bool unicast = host != INADDR_BROADCAST && !IN_MULTICAST(host);
-      if (unicast) {
-        out->local_family = 4;
-        std::memcpy(out->local_address, &info.ipi_addr, 4);
-      }
+      // Windows' IN_PKTINFO has no ipi_spec_dst, only the IP header's destination.
+      // receive_batch (socket.cc, LocalIpv4Table) puts the receiving interface's address in
+      // for broadcast and multicast, which the control bytes alone cannot give.
+      set_ipv4_destination(reinterpret_cast<const uint8_t*>(&info.ipi_addr), out);
       out->interface_index = info.ipi_ifindex;
     }
   }

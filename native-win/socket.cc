@@ -6,6 +6,7 @@
 
 #include "address.h"
 #include "backend.h"
+#include "backend_shared.h"
 
 // After backend.h: iphlpapi.h needs winsock2.h and ws2ipdef.h first.
 #include <iphlpapi.h>
@@ -266,39 +267,17 @@ OsError local_address(Socket socket, Address* out) {
              : last_error();
 }
 
-static bool option_name(int family, Option option, int* level, int* name) {
-  const bool v6 = family == 6;
-  switch (option) {
-    case Option::kBroadcast: *level = SOL_SOCKET; *name = SO_BROADCAST; return true;
-    case Option::kReceiveBufferSize: *level = SOL_SOCKET; *name = SO_RCVBUF; return true;
-    case Option::kSendBufferSize: *level = SOL_SOCKET; *name = SO_SNDBUF; return true;
-    case Option::kTtl:
-      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
-      *name = v6 ? IPV6_UNICAST_HOPS : IP_TTL;
-      return true;
-    case Option::kMulticastTtl:
-      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
-      *name = v6 ? IPV6_MULTICAST_HOPS : IP_MULTICAST_TTL;
-      return true;
-    case Option::kMulticastLoopback:
-      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
-      *name = v6 ? IPV6_MULTICAST_LOOP : IP_MULTICAST_LOOP;
-      return true;
-  }
-  return false;
-}
-
 // Every one of these options is a DWORD (or BOOL) on Windows, including the IPv4 multicast
 // ones that the BSDs take as a byte.
 OsError set_option(Socket socket, int family, Option option, int value) {
   int level, name;
-  if (!option_name(family, option, &level, &name)) return WSAEINVAL;
+  if (!socket_option_name(family, option, &level, &name)) return WSAEINVAL;
   return set_int_option(socket, level, name, value);
 }
 
 OsError get_option(Socket socket, int family, Option option, int* value) {
   int level, name;
-  if (!option_name(family, option, &level, &name)) return WSAEINVAL;
+  if (!socket_option_name(family, option, &level, &name)) return WSAEINVAL;
   int length = sizeof *value;
   *value = 0;
   return getsockopt(socket, level, name, reinterpret_cast<char*>(value), &length) == 0

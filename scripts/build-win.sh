@@ -76,6 +76,7 @@ includes=(
 sources=(
   native-common/addon.cc
   native-common/address.cc
+  native-common/backend_shared.cc
   native-win/socket.cc
   native-win/control.cc
   native-win/errors.cc

@@ -1,0 +1,64 @@
+#include "backend_shared.h"
+
+#include <cstring>
+
+#include "address.h"
+
+namespace udp {
+
+bool socket_option_name(int family, Option option, int* level, int* name) {
+  const bool v6 = family == 6;
+  switch (option) {
+    case Option::kBroadcast: *level = SOL_SOCKET; *name = SO_BROADCAST; return true;
+    case Option::kReceiveBufferSize: *level = SOL_SOCKET; *name = SO_RCVBUF; return true;
+    case Option::kSendBufferSize: *level = SOL_SOCKET; *name = SO_SNDBUF; return true;
+    case Option::kTtl:
+      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      *name = v6 ? IPV6_UNICAST_HOPS : IP_TTL;
+      return true;
+    case Option::kMulticastTtl:
+      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      *name = v6 ? IPV6_MULTICAST_HOPS : IP_MULTICAST_TTL;
+      return true;
+    case Option::kMulticastLoopback:
+      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      *name = v6 ? IPV6_MULTICAST_LOOP : IP_MULTICAST_LOOP;
+      return true;
+  }
+  return false;
+}
+
+void set_ipv6_packet_info(const uint8_t address[16], uint32_t interface_index, PacketInfo* info) {
+  Address socket_address{};
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&socket_address.storage);
+  v6->sin6_family = AF_INET6;
+  std::memcpy(&v6->sin6_addr, address, 16);
+  socket_address.length = sizeof *v6;
+  IpAddress ip;
+  int port;
+  split_address(socket_address, &ip, &port);
+  info->destination_family = ip.family;
+  std::memcpy(info->destination_address, ip.bytes, 16);
+  const bool multicast = ip.family == 6 ? ip.bytes[0] == 0xff : (ip.bytes[0] & 0xf0) == 0xe0;
+  if (!multicast) {
+    info->local_family = ip.family;
+    std::memcpy(info->local_address, ip.bytes, 16);
+  }
+  info->interface_index = interface_index;
+}
+
+void set_ipv4_destination(const uint8_t address[4], PacketInfo* info) {
+  info->destination_family = 4;
+  std::memcpy(info->destination_address, address, 4);
+  const bool limited_broadcast =
+      address[0] == 0xff && address[1] == 0xff && address[2] == 0xff && address[3] == 0xff;
+  const bool multicast = (address[0] & 0xf0) == 0xe0;
+  if (!limited_broadcast && !multicast) {
+    info->local_family = 4;
+    std::memcpy(info->local_address, address, 4);
+  } else {
+    info->local_family = 0;
+  }
+}
+
+}  // namespace udp

@@ -1,0 +1,25 @@
+// Logic both backends need over the same names: socket options by level and name, and the
+// rules that turn a packet-info record into PacketInfo. Only standard socket constants here;
+// each backend includes this after its platform.h (through backend.h).
+#pragma once
+
+#include "backend.h"
+
+namespace udp {
+
+// The level and name of option for a socket of family. False for an option with none.
+bool socket_option_name(int family, Option option, int* level, int* name);
+
+// From an IPv6 packet-info record (in6_pktinfo, IN6_PKTINFO): the destination, which is also
+// the address to reply from unless it is multicast (then the stack picks the source). A
+// v4-mapped address (a dual-stack socket receiving IPv4) is reported as plain IPv4.
+void set_ipv6_packet_info(const uint8_t address[16], uint32_t interface_index, PacketInfo* info);
+
+// From a record that gives an IPv4 destination but no reply-from address (BSD IP_RECVDSTADDR,
+// Windows IN_PKTINFO): for a unicast destination it is the address to reply from; for the
+// limited broadcast and multicast the record says nothing of it, and local_family stays 0.
+// (A subnet-directed broadcast looks like unicast here: telling it apart needs the
+// interface's prefix.)
+void set_ipv4_destination(const uint8_t address[4], PacketInfo* info);
+
+}  // namespace udp
