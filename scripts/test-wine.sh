@@ -59,6 +59,14 @@ export SENDMSG_PRIVATE_NETNS=1
 export PREBUILDS_ONLY=1
 # The whole run is inside the prepared namespace, so tests that need it run in-process.
 export SENDMSG_NETNS=1
+export root
+# --package DIR: instead of the suite, check a project DIR that installed the packed tarball.
+package_project=""
+if [ "${1:-}" = "--package" ]; then
+  package_project="$2"
+  shift 2
+fi
+export package_project
 # Child node.exe processes that tests start need the stdio shim too.
 export SENDMSG_WINE_SHIM="$root/scripts/wine-stdio-shim.js"
 
@@ -81,6 +89,22 @@ run() {
   # node.exe crashes under Wine when stdio is a pipe; the shim and a file for stdin avoid it.
   wine "$@" </dev/null
 }
+
+if [ -n "$package_project" ]; then
+  # The installed tarball, as a Windows user gets it: the check node-gyp-build's install
+  # script makes (does a prebuild load here?), then the public-API smoke test.
+  echo "test-wine: installed package in $package_project"
+  (cd "$package_project/node_modules/sendmsg" &&
+    run "$NODE_EXE" -r "$root/$shim" ../node-gyp-build/build-test.js)
+  install_status=$?
+  echo "test-wine: install check (node-gyp-build-test) exited $install_status"
+  (cd "$package_project" && run "$NODE_EXE" -r "$root/$shim" smoke.js --expect-prebuild)
+  smoke_status=$?
+  wineserver -k 2>/dev/null
+  wineserver -w 2>/dev/null
+  [ "$install_status" -ne 0 ] && exit "$install_status"
+  exit "$smoke_status"
+fi
 
 mocha_status=0
 if [ -d test ]; then
