@@ -39,6 +39,19 @@ enum Meta {
 constexpr int kFlagTruncated = 1;
 constexpr int kFlagControlTruncated = 2;
 
+// Datagrams per sendBatch call into the addon (one sendmmsg on Linux); src/ splits longer
+// batches.
+constexpr size_t kSendBatch = 64;
+
+// One datagram's send arguments, converted: the OutgoingDatagram points into the rest.
+struct PreparedDatagram {
+  Chunk chunks[kMaxGatherBuffers];
+  Address destination;
+  SourceInfo source;
+  alignas(8) uint8_t control[kControlCapacity];
+  OutgoingDatagram datagram;
+};
+
 class UdpHandle;
 
 struct AddonState {
@@ -195,6 +208,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
                        {
                            InstanceMethod<&UdpHandle::Bind>("bind"),
                            InstanceMethod<&UdpHandle::Send>("send"),
+                           InstanceMethod<&UdpHandle::SendBatch>("sendBatch"),
                            InstanceMethod<&UdpHandle::LocalAddress>("address"),
                            InstanceMethod<&UdpHandle::SetOption>("setOption"),
                            InstanceMethod<&UdpHandle::GetOption>("getOption"),
@@ -204,7 +218,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
                        });
   }
 
-  // new UdpHandle(family: 4 | 6, ipv6Only, reuseAddress, maxMessageSize, meta: Int32Array)
+  // new UdpHandle(family: 4 | 6, ipv6Only, reuseAddress, maxMessageSize, meta: Int32Array,
+  //               slab: Uint8Array of receiveBatch * maxMessageSize bytes)
   explicit UdpHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpHandle>(info) {
     Napi::Env env = info.Env();
     state_ = env.GetInstanceData<AddonState>();
@@ -222,8 +237,18 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
                        "The \"meta\" argument must be an Int32Array of batch * stride");
       return;
     }
+    if (!info[5].IsTypedArray() ||
+        info[5].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        info[5].As<Napi::Uint8Array>().ByteLength() < kReceiveBatch * static_cast<size_t>(message_size)) {
+      throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                       "The \"slab\" argument must be a Uint8Array of batch * maxMessageSize");
+      return;
+    }
+    // Both live as long as this handle: the references keep their memory where it is.
     meta_reference_ = Napi::Persistent(info[4].As<Napi::Object>());
     meta_ = info[4].As<Napi::Int32Array>().Data();
+    slab_reference_ = Napi::Persistent(info[5].As<Napi::Object>());
+    uint8_t* slab = info[5].As<Napi::Uint8Array>().Data();
 
     SocketOptions options;
     options.family = family;
@@ -240,12 +265,13 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     open_ = true;
     state_->open_handles.insert(this);
 
-    receive_memory_.resize(kReceiveBatch * (static_cast<size_t>(message_size) + kControlCapacity));
+    // The datagrams land in the slab that src/socket.ts reads them from; control data, which
+    // JavaScript never sees, stays here.
+    control_memory_.resize(kReceiveBatch * kControlCapacity);
     for (size_t i = 0; i < kReceiveBatch; i++) {
-      slots_[i].data = receive_memory_.data() + i * message_size;
+      slots_[i].data = slab + i * message_size;
       slots_[i].capacity = static_cast<size_t>(message_size);
-      slots_[i].control =
-          receive_memory_.data() + kReceiveBatch * message_size + i * kControlCapacity;
+      slots_[i].control = control_memory_.data() + i * kControlCapacity;
     }
   }
 
@@ -305,43 +331,94 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!CheckOpen(env)) return env.Undefined();
-    Chunk chunks[kMaxGatherBuffers];
-    OutgoingDatagram datagram{};
-    if (!get_chunks(env, info[0], chunks, &datagram.chunk_count)) return env.Undefined();
-    datagram.chunks = chunks;
-
-    Address destination;
-    if (!ParseDestination(env, info[1], info[2], &destination)) return env.Undefined();
-    datagram.destination = &destination;
-
-    int interface_index = 0;
-    if (!info[4].IsUndefined() &&
-        !get_int(env, info[4], "interfaceIndex", 0, INT32_MAX, &interface_index)) {
+    PreparedDatagram& prepared = batch_[0];
+    if (!Prepare(env, info[0], info[1], info[2], info[3], info[4], &prepared)) {
       return env.Undefined();
     }
-    IpAddress source;
-    const bool has_source = !info[3].IsUndefined() && !info[3].IsNull();
-    if (has_source && !get_ip(env, info[3], "localAddress", &source)) return env.Undefined();
-    alignas(8) uint8_t control[kControlCapacity];
-    SourceInfo source_info;
-    const int control_length =
-        source_control(env, destination, has_source ? &source : nullptr,
-                       static_cast<uint32_t>(interface_index), source_info, control);
-    if (control_length < 0) return env.Undefined();
-    if (control_length > 0) {
-      datagram.control = control;
-      datagram.control_length = static_cast<size_t>(control_length);
-      datagram.source = &source_info;
-    }
-
     OsError error = 0;
-    const int64_t sent = send_datagram(socket_, datagram, &error);
-    if (sent < 0) {
-      Napi::Object failure = error_info(env, error);
-      if (should_queue(error)) failure.Set("retry", true);
-      return failure;
-    }
+    const int64_t sent = send_datagram(socket_, prepared.datagram, &error);
+    if (sent < 0) return SendFailure(env, error, 0);
     return Napi::Number::New(env, static_cast<double>(sent));
+  }
+
+  // sendBatch(msgs[], addresses[], ports[], localAddresses[], interfaceIndexes[], bytes)
+  //   -> count sent | error info with `sent`: the index of the datagram that failed.
+  // At most kSendBatch datagrams; bytes (a Float64Array) receives each one's size.
+  Napi::Value SendBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    for (size_t i = 0; i < 5; i++) {
+      if (!info[i].IsArray()) {
+        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "sendBatch takes arrays");
+        return env.Undefined();
+      }
+    }
+    if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+      throw_type_error(env, "ERR_INVALID_ARG_TYPE", "sendBatch needs a Float64Array for the results");
+      return env.Undefined();
+    }
+    Napi::Array msgs = info[0].As<Napi::Array>(), addresses = info[1].As<Napi::Array>(),
+                ports = info[2].As<Napi::Array>(), sources = info[3].As<Napi::Array>(),
+                interfaces = info[4].As<Napi::Array>();
+    Napi::Float64Array bytes = info[5].As<Napi::Float64Array>();
+    const size_t count = msgs.Length();
+    if (count > kSendBatch || bytes.ElementLength() < count || addresses.Length() != count ||
+        ports.Length() != count || sources.Length() != count || interfaces.Length() != count) {
+      throw_range_error(env, "ERR_OUT_OF_RANGE", "sendBatch: at most " +
+                        std::to_string(kSendBatch) + " datagrams, with one entry in each array");
+      return env.Undefined();
+    }
+    OutgoingDatagram datagrams[kSendBatch];
+    for (uint32_t i = 0; i < count; i++) {
+      if (!Prepare(env, msgs.Get(i), addresses.Get(i), ports.Get(i), sources.Get(i),
+                   interfaces.Get(i), &batch_[i])) {
+        return env.Undefined();
+      }
+      datagrams[i] = batch_[i].datagram;
+    }
+    int64_t sent_bytes[kSendBatch];
+    OsError error = 0;
+    const size_t sent = send_batch(socket_, datagrams, count, sent_bytes, &error);
+    for (size_t i = 0; i < sent; i++) bytes[i] = static_cast<double>(sent_bytes[i]);
+    if (sent < count) return SendFailure(env, error, sent);
+    return Napi::Number::New(env, static_cast<double>(sent));
+  }
+
+  Napi::Object SendFailure(Napi::Env env, OsError error, size_t index) {
+    Napi::Object failure = error_info(env, error);
+    if (should_queue(error)) failure.Set("retry", true);
+    failure.Set("sent", static_cast<double>(index));
+    return failure;
+  }
+
+  // Checks and converts one datagram's arguments into prepared, which then points into
+  // itself: its gather list, destination and control message.
+  bool Prepare(Napi::Env env, Napi::Value msg, Napi::Value address, Napi::Value port,
+               Napi::Value local_address, Napi::Value interface_value, PreparedDatagram* prepared) {
+    OutgoingDatagram& datagram = prepared->datagram;
+    datagram = OutgoingDatagram{};
+    if (!get_chunks(env, msg, prepared->chunks, &datagram.chunk_count)) return false;
+    datagram.chunks = prepared->chunks;
+    if (!ParseDestination(env, address, port, &prepared->destination)) return false;
+    datagram.destination = &prepared->destination;
+    int interface_index = 0;
+    if (!interface_value.IsUndefined() &&
+        !get_int(env, interface_value, "interfaceIndex", 0, INT32_MAX, &interface_index)) {
+      return false;
+    }
+    IpAddress source;
+    const bool has_source = !local_address.IsUndefined() && !local_address.IsNull();
+    if (has_source && !get_ip(env, local_address, "localAddress", &source)) return false;
+    const int control_length =
+        source_control(env, prepared->destination, has_source ? &source : nullptr,
+                       static_cast<uint32_t>(interface_index), prepared->source, prepared->control);
+    if (control_length < 0) return false;
+    if (control_length > 0) {
+      datagram.control = prepared->control;
+      datagram.control_length = static_cast<size_t>(control_length);
+      datagram.source = &prepared->source;
+    }
+    return true;
   }
 
   Napi::Value LocalAddress(const Napi::CallbackInfo& info) {
@@ -525,15 +602,14 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     }
   }
 
-  // One call into JavaScript per batch: an array of Buffers (each its own small allocation, so
-  // a kept message pins nothing else) and the records in meta_.
+  // One call into JavaScript per batch, with only the count: the datagrams are in the slab
+  // and their records in meta_, where src/socket.ts copies each into a Buffer of its own (so
+  // a kept message pins nothing else).
   void Deliver(size_t count) {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
-    Napi::Array messages = Napi::Array::New(env, count);
     for (size_t i = 0; i < count; i++) {
       const ReceiveSlot& slot = slots_[i];
-      messages.Set(i, Napi::Buffer<uint8_t>::Copy(env, slot.data, slot.length));
       int32_t* record = meta_ + i * kMetaStride;
       std::memset(record, 0, kMetaStride * sizeof *record);
       record[kMetaLength] = static_cast<int32_t>(slot.length);
@@ -552,7 +628,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
       std::memcpy(record + kMetaDestinationAddress, slot.info.destination_address, 16);
       record[kMetaInterfaceIndex] = static_cast<int32_t>(slot.info.interface_index);
     }
-    CallBack("onmessage", {messages});
+    CallBack("onmessage", {Napi::Number::New(env, static_cast<double>(count))});
   }
 
   // Calls this.<name>(...args) as a libuv callback would: with Node's callback scope, and a
@@ -603,6 +679,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     close_socket(socket_);
     state_->open_handles.erase(this);
     meta_reference_.Reset();
+    slab_reference_.Reset();
   }
 
   AddonState* state_ = nullptr;
@@ -613,8 +690,10 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   Poll* poll_ = nullptr;
   Napi::ObjectReference meta_reference_;
   int32_t* meta_ = nullptr;
-  std::vector<uint8_t> receive_memory_;
+  Napi::ObjectReference slab_reference_;
+  std::vector<uint8_t> control_memory_;
   ReceiveSlot slots_[kReceiveBatch];
+  std::vector<PreparedDatagram> batch_ = std::vector<PreparedDatagram>(kSendBatch);
   std::string cached_destination_text_;
   Address cached_destination_{};
 };
@@ -734,6 +813,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("receiveBatch", static_cast<double>(kReceiveBatch));
   exports.Set("metaStride", static_cast<double>(kMetaStride));
   exports.Set("maxGatherBuffers", static_cast<double>(kMaxGatherBuffers));
+  exports.Set("sendBatchSize", static_cast<double>(kSendBatch));
   return exports;
 }
 

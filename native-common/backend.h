@@ -126,6 +126,12 @@ size_t receive_batch(Socket socket, ReceiveSlot* slots, size_t count, OsError* e
 // Sends one datagram without blocking. Returns the bytes sent, or -1 with *error set.
 int64_t send_datagram(Socket socket, const OutgoingDatagram& datagram, OsError* error);
 
+// Sends datagrams in order without blocking, as many as the socket takes (one sendmmsg on
+// Linux). Returns how many were sent, bytes[i] holding each one's size; when fewer than count,
+// *error says why the next one was not (should_queue(*error): the socket is full for now).
+size_t send_batch(Socket socket, const OutgoingDatagram* datagrams, size_t count, int64_t* bytes,
+                  OsError* error);
+
 // The socket's buffers are full for now: queue the datagram and wait for writability.
 bool should_queue(OsError error);
 bool would_block(OsError error);

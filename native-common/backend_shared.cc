@@ -61,4 +61,16 @@ void set_ipv4_destination(const uint8_t address[4], PacketInfo* info) {
   }
 }
 
+size_t send_one_by_one(Socket socket, const OutgoingDatagram* datagrams, size_t count,
+                       int64_t* bytes, OsError* error) {
+  *error = 0;
+  size_t done = 0;
+  for (; done < count; done++) {
+    const int64_t sent = send_datagram(socket, datagrams[done], error);
+    if (sent < 0) break;
+    bytes[done] = sent;
+  }
+  return done;
+}
+
 }  // namespace udp

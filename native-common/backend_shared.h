@@ -22,4 +22,8 @@ void set_ipv6_packet_info(const uint8_t address[16], uint32_t interface_index, P
 // interface's prefix.)
 void set_ipv4_destination(const uint8_t address[4], PacketInfo* info);
 
+// send_batch for systems with no sendmmsg: send_datagram for each, stopping at a failure.
+size_t send_one_by_one(Socket socket, const OutgoingDatagram* datagrams, size_t count,
+                       int64_t* bytes, OsError* error);
+
 }  // namespace udp

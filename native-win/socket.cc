@@ -358,6 +358,12 @@ int64_t send_datagram(Socket socket, const OutgoingDatagram& datagram, OsError* 
   return sent;
 }
 
+// Winsock has no sendmmsg: WSASendMsg for each datagram in turn.
+size_t send_batch(Socket socket, const OutgoingDatagram* datagrams, size_t count, int64_t* bytes,
+                  OsError* error) {
+  return send_one_by_one(socket, datagrams, count, bytes, error);
+}
+
 bool would_block(OsError error) { return error == WSAEWOULDBLOCK; }
 
 // WSAENOBUFS is the Windows form of Linux's ENOBUFS on a full device queue: wait for

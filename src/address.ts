@@ -4,8 +4,21 @@ import { isIP } from 'net';
 
 const V4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 
+const families = new Map<string, 0 | 4 | 6>();
+
 /** 4, 6, or 0 for a string that is no IP literal. A v4-mapped IPv6 literal counts as 4. */
 export function ipFamily(address: string): 0 | 4 | 6 {
+  // A server sends to the same few peers from the same few addresses: parse each once.
+  let family = families.get(address);
+  if (family === undefined) {
+    family = parseFamily(address);
+    if (families.size >= CACHE_LIMIT) families.clear();
+    families.set(address, family);
+  }
+  return family;
+}
+
+function parseFamily(address: string): 0 | 4 | 6 {
   const zone = address.indexOf('%');
   const bare = zone >= 0 ? address.slice(0, zone) : address;
   const family = isIP(bare);

@@ -7,6 +7,8 @@ export {
   toChunks,
 } from './socket';
 export type {
+  BatchCallback,
+  BatchMessage,
   BindOptions,
   Message,
   RemoteInfo,

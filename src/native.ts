@@ -4,7 +4,8 @@ import * as path from 'path';
 import type { NativeErrorInfo } from './errors';
 
 export interface UdpHandle {
-  onmessage?: (messages: Buffer[]) => void;
+  /** count datagrams are in the slab (slot i at i * maxMessageSize), their records in meta. */
+  onmessage?: (count: number) => void;
   onwritable?: () => void;
   onerror?: (info: NativeErrorInfo, syscall: string) => void;
   bind(address: string, port: number): NativeErrorInfo | undefined;
@@ -15,6 +16,14 @@ export interface UdpHandle {
     localAddress?: string,
     interfaceIndex?: number,
   ): number | NativeErrorInfo;
+  sendBatch(
+    msgs: Array<Uint8Array | Uint8Array[]>,
+    addresses: string[],
+    ports: number[],
+    localAddresses: Array<string | undefined>,
+    interfaceIndexes: Array<number | undefined>,
+    bytes: Float64Array,
+  ): number | (NativeErrorInfo & { sent?: number });
   address(): { address: string; family: 'IPv4' | 'IPv6'; port: number } | NativeErrorInfo;
   setOption(name: string, value: number): NativeErrorInfo | undefined;
   getOption(name: string): number | NativeErrorInfo;
@@ -30,6 +39,7 @@ export interface Binding {
     reuseAddress: boolean,
     maxMessageSize: number,
     meta: Int32Array,
+    slab: Uint8Array,
   ) => UdpHandle;
   sourceControlBytes(
     socketFamily: 4 | 6,
@@ -49,6 +59,7 @@ export interface Binding {
   receiveBatch: number;
   metaStride: number;
   maxGatherBuffers: number;
+  sendBatchSize: number;
 }
 
 /** The per-datagram record the addon writes (native-common/addon.cc, enum Meta). */

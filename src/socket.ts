@@ -68,6 +68,12 @@ export interface SendOptions {
 export type Message = string | ArrayBufferView | ReadonlyArray<string | ArrayBufferView>;
 export type SendCallback = (error: SystemError | Error | null, bytes?: number) => void;
 
+/** One datagram of sendBatch(): the message and send()'s options. */
+export interface BatchMessage extends SendOptions {
+  msg: Message;
+}
+export type BatchCallback = (error: Error | null, results: Array<number | Error>) => void;
+
 export interface BindOptions {
   port?: number;
   address?: string;
@@ -90,21 +96,32 @@ interface Destination {
 }
 
 const INTERFACE_NAME_TTL_MS = 1000;
-const interfaceNames = new Map<number, string | undefined>();
-let interfaceNamesSince = 0;
 
-// Interfaces come and go rarely; a name is looked up at most once a second per index.
-function interfaceName(index: number): string | undefined {
-  const now = Date.now();
-  if (now - interfaceNamesSince > INTERFACE_NAME_TTL_MS) {
-    interfaceNames.clear();
-    interfaceNamesSince = now;
+// Interface index -> name, looked up once per index and second: interfaces come and go rarely,
+// and a name per datagram would cost a system call. Read once per received batch.
+class InterfaceNames {
+  private names = new Map<number, string | undefined>();
+  private since = 0;
+
+  get(index: number): string | undefined {
+    let name = this.names.get(index);
+    if (name === undefined && !this.names.has(index)) {
+      name = binding.interfaceName(index);
+      this.names.set(index, name);
+    }
+    return name;
   }
-  if (interfaceNames.has(index)) return interfaceNames.get(index);
-  const name = binding.interfaceName(index);
-  interfaceNames.set(index, name);
-  return name;
+
+  fresh(now: number): this {
+    if (now - this.since > INTERFACE_NAME_TTL_MS) {
+      this.names.clear();
+      this.since = now;
+    }
+    return this;
+  }
 }
+const interfaceNameCache = new InterfaceNames();
+const interfaceNames = () => interfaceNameCache.fresh(Date.now());
 
 function isErrorInfo(value: unknown): value is NativeErrorInfo {
   return typeof value === 'object' && value !== null;
@@ -171,8 +188,11 @@ export class Socket extends EventEmitter {
   private handle: UdpHandle | undefined;
   private bound = false;
   private readonly meta: Int32Array;
+  private readonly slab: Buffer;
+  private readonly maxMessageSize: number;
   private readonly formatter: AddressFormatter;
   private queue: QueuedSend[] = [];
+  private batchBytes: Float64Array | undefined;
   private queueHead = 0;
 
   constructor(options: SocketOptions | SocketType, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) {
@@ -203,14 +223,16 @@ export class Socket extends EventEmitter {
     this.ipv6Only = this.family === 6 && Boolean(settings.ipv6Only);
     this.meta = new Int32Array(binding.receiveBatch * binding.metaStride);
     this.formatter = new AddressFormatter(this.meta);
+    this.maxMessageSize = maxMessageSize;
+    this.slab = Buffer.allocUnsafeSlow(binding.receiveBatch * maxMessageSize);
     try {
       this.handle = new binding.UdpHandle(
-        this.family, this.ipv6Only, Boolean(settings.reuseAddr), maxMessageSize, this.meta);
+        this.family, this.ipv6Only, Boolean(settings.reuseAddr), maxMessageSize, this.meta, this.slab);
     } catch (error) {
       const info = (error as { info?: NativeErrorInfo }).info;
       throw info ? systemError(info, 'socket') : error;
     }
-    this.handle.onmessage = (messages) => this.deliver(messages);
+    this.handle.onmessage = (count) => this.deliver(count);
     this.handle.onwritable = () => this.flushQueue();
     this.handle.onerror = (info, syscall) => this.emit('error', systemError(info, syscall));
     if (recvBufferSize !== undefined) this.setOption('recvBufferSize', recvBufferSize);
@@ -287,6 +309,68 @@ export class Socket extends EventEmitter {
       (isIPv6LinkLocal(rinfo.address) || (rinfo.localAddress !== undefined && isIPv6LinkLocal(rinfo.localAddress)));
     if (linkLocal && rinfo.interfaceIndex) options.interfaceIndex = rinfo.interfaceIndex;
     this.send(msg, options, callback);
+  }
+
+  /**
+   * Sends many datagrams with as few system calls as the platform allows (sendmmsg on Linux),
+   * in order, each with its own destination and source. The callback gets the first error (or
+   * null) and, for each datagram, its byte count or its Error. What the socket cannot take
+   * yet waits in the send queue, as with send().
+   */
+  sendBatch(messages: ReadonlyArray<BatchMessage>, callback?: BatchCallback): void {
+    if (!Array.isArray(messages)) throw invalidArgType('messages', 'an array', messages);
+    const done = validateCallback(callback) as BatchCallback | undefined;
+    const parsed = messages.map((entry, i) => {
+      if (typeof entry !== 'object' || entry === null) throw invalidArgType(`messages[${i}]`, 'of type object', entry);
+      return this.parseSendArguments(entry.msg, [entry]);
+    });
+    const handle = this.ensureBound();
+    const count = parsed.length;
+    const results: Array<number | Error> = new Array(count);
+    let firstError: Error | null = null;
+    let pending = count;
+    const settle = (i: number, result: number | Error) => {
+      results[i] = result;
+      if (result instanceof Error && firstError === null) firstError = result;
+      if (--pending === 0 && done) process.nextTick(done, firstError, results);
+    };
+    if (count === 0) {
+      if (done) process.nextTick(done, null, results);
+      return;
+    }
+    let next = 0;
+    if (this.queueHead < this.queue.length) {
+      // Behind sends already waiting: keep the order.
+      for (; next < count; next++) this.enqueueSettled(parsed[next], next, settle);
+      return;
+    }
+    const size = binding.sendBatchSize;
+    const bytes = (this.batchBytes ??= new Float64Array(size));
+    while (next < count) {
+      const end = Math.min(count, next + size);
+      const msgs = [], addresses = [], ports = [], locals = [], interfaces = [];
+      for (let i = next; i < end; i++) {
+        const { chunks, destination } = parsed[i];
+        msgs.push(chunks);
+        addresses.push(destination.address);
+        ports.push(destination.port);
+        locals.push(destination.localAddress);
+        interfaces.push(destination.interfaceIndex);
+      }
+      const result = handle.sendBatch(msgs, addresses, ports, locals, interfaces, bytes);
+      const sent = typeof result === 'number' ? result : result.sent ?? 0;
+      for (let k = 0; k < sent; k++) settle(next + k, bytes[k]);
+      next += sent;
+      if (typeof result === 'number') continue;
+      if (result.retry) {
+        for (; next < count; next++) this.enqueueSettled(parsed[next], next, settle);
+        handle.watchWritable(true);
+        return;
+      }
+      const { destination } = parsed[next];
+      settle(next, systemError(result, 'sendmsg', destination.address, destination.port));
+      next++;
+    }
   }
 
   /** Sends now or throws: EAGAIN when the socket is full. It does not wait behind queued sends. */
@@ -467,6 +551,14 @@ export class Socket extends EventEmitter {
     return chunks.subarray(offset, offset + length);
   }
 
+  private enqueueSettled(
+    { chunks, destination }: { chunks: Uint8Array | Uint8Array[]; destination: Destination },
+    index: number,
+    settle: (i: number, result: number | Error) => void,
+  ) {
+    this.enqueue(chunks, destination, (error, bytes) => settle(index, error ?? (bytes as number)));
+  }
+
   private enqueue(chunks: Uint8Array | Uint8Array[], destination: Destination, callback: SendCallback | undefined) {
     this.queue.push({ chunks, ...destination, callback });
   }
@@ -497,12 +589,18 @@ export class Socket extends EventEmitter {
     else process.nextTick(() => this.emit('error', error));
   }
 
-  private deliver(messages: Buffer[]): void {
+  private deliver(count: number): void {
     const meta = this.meta;
     const stride = binding.metaStride;
     const formatter = this.formatter;
-    for (let i = 0; i < messages.length && this.handle !== undefined; i++) {
+    const names = interfaceNames();
+    for (let i = 0; i < count && this.handle !== undefined; i++) {
       const at = i * stride;
+      const size = meta[at + Meta.Length];
+      // Each message gets exactly its own bytes: keeping one pins no shared memory.
+      const msg = Buffer.allocUnsafeSlow(size);
+      const offset = i * this.maxMessageSize;
+      this.slab.copy(msg, 0, offset, offset + size);
       const peerFamily = meta[at + Meta.PeerFamily];
       let address = formatter.format(peerFamily, at + Meta.PeerAddress);
       const scope = meta[at + Meta.PeerScope];
@@ -515,12 +613,12 @@ export class Socket extends EventEmitter {
         address,
         family: peerFamily === 6 ? 'IPv6' : 'IPv4',
         port: meta[at + Meta.PeerPort],
-        size: meta[at + Meta.Length],
+        size,
         localAddress: localFamily === 0 ? undefined : formatter.format(localFamily, at + Meta.LocalAddress),
         destinationAddress: destinationFamily === 0 ? undefined
           : formatter.format(destinationFamily, at + Meta.DestinationAddress),
         interfaceIndex: interfaceIndex === 0 ? undefined : interfaceIndex,
-        interfaceName: interfaceIndex === 0 ? undefined : interfaceName(interfaceIndex),
+        interfaceName: interfaceIndex === 0 ? undefined : names.get(interfaceIndex),
         truncated: (flags & FLAG_TRUNCATED) !== 0,
       };
       if ((flags & FLAG_CONTROL_TRUNCATED) !== 0) {
@@ -529,7 +627,7 @@ export class Socket extends EventEmitter {
         rinfo.interfaceIndex = undefined;
         rinfo.interfaceName = undefined;
       }
-      this.emit('message', messages[i], rinfo);
+      this.emit('message', msg, rinfo);
     }
   }
 }

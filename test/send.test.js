@@ -90,6 +90,37 @@ describe('send', function () {
       (error) => { assertSystemError(error, 'EMSGSIZE', '127.0.0.1', port); return true; });
   });
 
+  it('sendBatch sends many datagrams in order, each with its own result', async function () {
+    const server = open({ type: 'udp4', recvBufferSize: 1 << 20 });
+    const port = await bound(server, 0, '0.0.0.0');
+    const client = open('udp4');
+    await bound(client, 0, '0.0.0.0');
+    const messages = Array.from({ length: 150 }, (_, i) => ({
+      msg: i === 70 ? Buffer.alloc(70000) : `datagram ${i}`,
+      port,
+      address: '127.0.0.1',
+      localAddress: `127.0.0.${1 + (i % 3)}`,
+    }));
+    const received = [];
+    server.on('message', (msg, rinfo) => received.push({ text: msg.toString(), from: rinfo.address }));
+    const [error, results] = await new Promise((resolve) => client.sendBatch(messages, (...args) => resolve(args)));
+    assert.strictEqual(error.code, 'EMSGSIZE', 'the first error');
+    assert.strictEqual(results.length, 150);
+    results.forEach((result, i) => {
+      if (i === 70) assert.strictEqual(result.code, 'EMSGSIZE');
+      else assert.strictEqual(result, `datagram ${i}`.length, `result ${i}`);
+    });
+    while (received.length < 149) await nextMessage(server);
+    const expected = messages.map((m, i) => ({ text: `datagram ${i}`, from: m.localAddress })).filter((_, i) => i !== 70);
+    if (platform.wineDiffers('sourceSelection')) {
+      assert.deepStrictEqual(received.map((r) => r.text), expected.map((r) => r.text));
+    } else {
+      assert.deepStrictEqual(received, expected);
+    }
+    assert.throws(() => client.sendBatch([{ msg: 'x', port: 0 }]), { code: 'ERR_SOCKET_BAD_PORT' });
+    assert.throws(() => client.sendBatch('nope'), { code: 'ERR_INVALID_ARG_TYPE' });
+  });
+
   it('100,000 sends queued at once all complete, in order, each callback once (shaped loopback)', async function () {
     const result = await inNetworkNamespace(this, 'backpressure', []);
     if (!result) return;

@@ -88,11 +88,14 @@ describe('bad input', function () {
 
   it('the addon checks types again: misuse of the native layer throws and never crashes', function () {
     const meta = new Int32Array(binding.receiveBatch * binding.metaStride);
-    assert.throws(() => new binding.UdpHandle('4', false, false, 100, meta), TypeError);
-    assert.throws(() => new binding.UdpHandle(5, false, false, 100, meta), RangeError);
-    assert.throws(() => new binding.UdpHandle(4, false, false, 100, new Int32Array(1)), TypeError);
-    assert.throws(() => new binding.UdpHandle(4, false, false, 1e9, meta), RangeError);
-    const handle = new binding.UdpHandle(4, false, false, 100, meta);
+    const slab = new Uint8Array(binding.receiveBatch * 100);
+    assert.throws(() => new binding.UdpHandle('4', false, false, 100, meta, slab), TypeError);
+    assert.throws(() => new binding.UdpHandle(5, false, false, 100, meta, slab), RangeError);
+    assert.throws(() => new binding.UdpHandle(4, false, false, 100, new Int32Array(1), slab), TypeError);
+    assert.throws(() => new binding.UdpHandle(4, false, false, 1e9, meta, slab), RangeError);
+    assert.throws(() => new binding.UdpHandle(4, false, false, 200, meta, slab), TypeError, 'a slab too small');
+    assert.throws(() => new binding.UdpHandle(4, false, false, 100, meta), TypeError);
+    const handle = new binding.UdpHandle(4, false, false, 100, meta, slab);
     try {
       assert.throws(() => handle.bind(1, 2), TypeError);
       assert.throws(() => handle.bind('127.0.0.1', -1), RangeError);
@@ -106,6 +109,10 @@ describe('bad input', function () {
       assert.throws(() => handle.send(new Array(1000).fill(Buffer.from('x')), '127.0.0.1', port), RangeError);
       assert.throws(() => handle.setOption('nope', 1), TypeError);
       assert.throws(() => handle.setOption('ttl', 'x'), TypeError);
+      assert.throws(() => handle.sendBatch([Buffer.from('x')], ['127.0.0.1'], [port], [undefined], [undefined], new Int32Array(1)), TypeError);
+      assert.throws(() => handle.sendBatch([Buffer.from('x')], ['127.0.0.1'], [], [undefined], [undefined], new Float64Array(1)), RangeError);
+      assert.throws(() => handle.sendBatch(new Array(100).fill(Buffer.from('x')), [], [], [], [], new Float64Array(100)), RangeError);
+      assert.throws(() => handle.sendBatch(null, [], [], [], [], new Float64Array(1)), TypeError);
       assert.throws(() => binding.decodeReceiveControl('x'), TypeError);
       assert.throws(() => binding.sourceControlBytes(4, 'x', null, 0), TypeError);
       assert.throws(() => binding.describeError('x'), TypeError);

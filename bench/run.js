@@ -1,0 +1,126 @@
+// npm run bench: sendmsg against Node's dgram and a C reference, on loopback, in turns so
+// that machine drift cancels. Prints datagrams/s (median of the runs, with min-max) and the
+// ratios sendmsg/dgram and sendmsg/C. Every path is bounded in time.
+//   node bench/run.js [--runs N] [--seconds S] [--only PATH]
+const { execFileSync, spawn } = require('child_process');
+const { once } = require('events');
+const os = require('os');
+const path = require('path');
+
+const arg = (name, fallback) => {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? process.argv[at + 1] : fallback;
+};
+const RUNS = Number(arg('runs', 5));
+const SECONDS = Number(arg('seconds', 1));
+const ONLY = arg('only', '');
+const here = __dirname;
+const ref = path.join(here, '.build', 'ref');
+let nextPort = 40000 + (process.pid % 1000) * 20;
+const port = () => nextPort++;
+
+function buildReference() {
+  execFileSync('mkdir', ['-p', path.join(here, '.build')]);
+  execFileSync('cc', ['-O2', '-o', ref, path.join(here, 'ref.c')], { stdio: 'inherit' });
+}
+
+function run(command, args, { readyOnStderr = false } = {}) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', readyOnStderr ? 'pipe' : 'inherit'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => { output += chunk; });
+  const ready = readyOnStderr
+    ? new Promise((resolve) => child.stderr.on('data', (chunk) => { if (String(chunk).includes('ready')) resolve(); }))
+    : Promise.resolve();
+  const done = once(child, 'close').then(([code]) => {
+    if (code !== 0 && code !== null) throw new Error(`${command} ${args.join(' ')} exited ${code}`);
+    return Number(output.trim());
+  });
+  return { child, ready, done };
+}
+
+const node = (...args) => [process.execPath, [path.join(here, 'worker.js'), ...args]];
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Each returns datagrams per second for one implementation.
+const measure = {
+  async send(impl, size) {
+    const p = port();
+    const sink = run(ref, ['sink', String(p), String(SECONDS + 5)]);
+    await sleep(50);
+    let rate;
+    if (impl === 'C') rate = await run(ref, [size === 'batch' ? 'sendmmsg' : 'send', String(p), String(size.bytes), String(size.count), '127.0.0.1']).done;
+    else rate = await run(...node('send', impl, String(size.bytes), String(p), String(SECONDS))).done;
+    sink.child.kill();
+    return rate;
+  },
+  async receive(impl, bytes) {
+    const p = port();
+    let receiver;
+    if (impl === 'C') {
+      receiver = run(ref, ['recv', String(p), String(SECONDS)]);
+      await sleep(50);
+    } else {
+      receiver = run(...node('receive', impl, String(p), String(SECONDS)), { readyOnStderr: true });
+      await receiver.ready;
+    }
+    const feeder = run(ref, ['flood', String(p), String(bytes), String(SECONDS + 2)]);
+    const rate = await receiver.done;
+    feeder.child.kill();
+    return rate;
+  },
+  async reply(impl) {
+    const p = port();
+    let server;
+    if (impl === 'C') return undefined;
+    server = run(...node('reply', impl, String(p)), { readyOnStderr: true });
+    await server.ready;
+    const rate = await run(ref, ['load', String(p), String(SECONDS), '64']).done;
+    server.child.kill();
+    return rate;
+  },
+};
+
+const PATHS = [
+  { name: 'send 64 B, with source', kind: 'send', size: { bytes: 64, count: 300000 }, impls: ['sendmsg', 'dgram', 'C'] },
+  { name: 'send 512 B, with source', kind: 'send', size: { bytes: 512, count: 300000 }, impls: ['sendmsg', 'dgram', 'C'] },
+  { name: 'batch send 64 B (sendBatch / sendmmsg)', kind: 'send', size: { bytes: 64, count: 300000, batch: true }, impls: ['batch', 'dgram', 'C'] },
+  { name: 'receive 64 B, with packet info', kind: 'receive', size: 64, impls: ['sendmsg', 'dgram', 'C'] },
+  { name: 'receive 512 B, with packet info', kind: 'receive', size: 512, impls: ['sendmsg', 'dgram', 'C'] },
+  { name: 'reply loop (64 in flight)', kind: 'reply', impls: ['sendmsg', 'dgram'] },
+].filter((p) => !ONLY || p.name.includes(ONLY));
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+const fmt = (n) => (n === undefined ? '-' : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
+
+(async () => {
+  buildReference();
+  console.log(`sendmsg benchmark: ${os.cpus().length} x ${os.cpus()[0].model}, Node ${process.version}, ` +
+    `${RUNS} runs of ${SECONDS} s per path and implementation, ${new Date().toISOString()}`);
+  const results = new Map(PATHS.map((p) => [p.name, Object.fromEntries(p.impls.map((i) => [i, []]))]));
+  for (let runIndex = 0; runIndex < RUNS; runIndex++) {
+    for (const p of PATHS) {
+      // Alternate the order too, so neither implementation always runs first.
+      const impls = runIndex % 2 ? [...p.impls].reverse() : p.impls;
+      for (const impl of impls) {
+        const size = p.kind === 'send' && impl === 'C' && p.size.batch ? 'batch' : p.size;
+        const rate = await measure[p.kind](impl, size === 'batch' ? { ...p.size, batch: true } : size);
+        if (rate !== undefined) results.get(p.name)[impl].push(rate);
+      }
+    }
+    process.stderr.write(`run ${runIndex + 1}/${RUNS} done\n`);
+  }
+  console.log('\n| path | sendmsg | dgram | C | sendmsg / dgram | sendmsg / C |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const p of PATHS) {
+    const r = results.get(p.name);
+    const ours = r.sendmsg ?? r.batch;
+    const cell = (values) => (values && values.length
+      ? `${fmt(median(values))} (${fmt(Math.min(...values))}-${fmt(Math.max(...values))})` : '-');
+    const ratio = (a, b) => (a && b && a.length && b.length ? (median(a) / median(b)).toFixed(2) : '-');
+    console.log(`| ${p.name} | ${cell(ours)} | ${cell(r.dgram)} | ${cell(r.C)} | ${ratio(ours, r.dgram)} | ${ratio(ours, r.C)} |`);
+  }
+})();
