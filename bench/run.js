@@ -48,7 +48,7 @@ const measure = {
     const sink = run(ref, ['sink', String(p), String(SECONDS + 5)]);
     await sleep(50);
     let rate;
-    if (impl === 'C') rate = await run(ref, [size === 'batch' ? 'sendmmsg' : 'send', String(p), String(size.bytes), String(size.count), '127.0.0.1']).done;
+    if (impl === 'C') rate = await run(ref, [size.batch ? 'sendmmsg' : 'send', String(p), String(size.bytes), String(size.count), '127.0.0.1']).done;
     else rate = await run(...node('send', impl, String(size.bytes), String(p), String(SECONDS))).done;
     sink.child.kill();
     return rate;
@@ -96,6 +96,11 @@ const median = (values) => {
 };
 const fmt = (n) => (n === undefined ? '-' : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
 
+process.on('unhandledRejection', (error) => {
+  console.error(error);
+  process.exit(1);
+});
+
 (async () => {
   buildReference();
   console.log(`sendmsg benchmark: ${os.cpus().length} x ${os.cpus()[0].model}, Node ${process.version}, ` +
@@ -106,8 +111,7 @@ const fmt = (n) => (n === undefined ? '-' : n >= 1e6 ? `${(n / 1e6).toFixed(2)} 
       // Alternate the order too, so neither implementation always runs first.
       const impls = runIndex % 2 ? [...p.impls].reverse() : p.impls;
       for (const impl of impls) {
-        const size = p.kind === 'send' && impl === 'C' && p.size.batch ? 'batch' : p.size;
-        const rate = await measure[p.kind](impl, size === 'batch' ? { ...p.size, batch: true } : size);
+        const rate = await measure[p.kind](impl, p.size);
         if (rate !== undefined) results.get(p.name)[impl].push(rate);
       }
     }

@@ -6,10 +6,11 @@ const dgram = require('dgram');
 const sendmsg = require('..');
 
 const [mode, impl, ...args] = process.argv.slice(2);
-const BURST = 1000;
+const BURST = 1024; // a multiple of the 32 datagrams of each sendBatch
 
 function createSocket() {
-  return impl === 'dgram' ? dgram.createSocket('udp4') : sendmsg.createSocket('udp4');
+  return impl === 'dgram' ? dgram.createSocket('udp4')
+    : sendmsg.createSocket({ type: 'udp4', maxMessageSize: Number(process.env.BENCH_MAX_MESSAGE_SIZE) || undefined });
 }
 
 async function send(size, port, seconds) {

@@ -139,6 +139,35 @@ bool get_ip(Napi::Env env, Napi::Value value, const char* name, IpAddress* out) 
   return true;
 }
 
+// The last IP literal read and what it parsed to. A server answers the same few peers from
+// the same few addresses, so most sends skip both the string copy and the parse.
+struct IpCache {
+  char text[64] = "";
+  size_t length = 0;
+  IpAddress ip;
+};
+
+bool get_ip_cached(Napi::Env env, Napi::Value value, const char* name, IpCache* cache,
+                   IpAddress* out) {
+  char text[sizeof cache->text];
+  size_t length = 0;
+  if (value.IsString() &&
+      napi_get_value_string_utf8(env, value, text, sizeof text, &length) == napi_ok &&
+      length < sizeof text - 1) {
+    if (length == cache->length && std::memcmp(text, cache->text, length) == 0) {
+      *out = cache->ip;
+      return true;
+    }
+    if (parse_ip(std::string(text, length), out)) {
+      std::memcpy(cache->text, text, length + 1);
+      cache->length = length;
+      cache->ip = *out;
+      return true;
+    }
+  }
+  return get_ip(env, value, name, out);  // not a string, too long or no IP: its error
+}
+
 bool get_chunk(Napi::Value value, Chunk* out) {
   if (!value.IsTypedArray()) return false;
   Napi::TypedArray array = value.As<Napi::TypedArray>();
@@ -408,7 +437,9 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     }
     IpAddress source;
     const bool has_source = !local_address.IsUndefined() && !local_address.IsNull();
-    if (has_source && !get_ip(env, local_address, "localAddress", &source)) return false;
+    if (has_source && !get_ip_cached(env, local_address, "localAddress", &source_cache_, &source)) {
+      return false;
+    }
     const int control_length =
         source_control(env, prepared->destination, has_source ? &source : nullptr,
                        static_cast<uint32_t>(interface_index), prepared->source, prepared->control);
@@ -521,25 +552,16 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   bool ParseDestination(Napi::Env env, Napi::Value address, Napi::Value port_value,
                         Address* out) {
     int port;
-    if (!get_int(env, port_value, "port", 1, 65535, &port)) return false;
-    std::string text;
-    if (!get_string(env, address, "address", &text)) return false;
-    if (text != cached_destination_text_) {
-      IpAddress ip;
-      if (!parse_ip(text, &ip)) {
-        throw_type_error(env, "ERR_INVALID_IP_ADDRESS", "Invalid IP address for \"address\": " + text);
-        return false;
-      }
-      if (!make_address(family_, ip, 0, &cached_destination_)) {
-        throw_type_error(env, "ERR_INVALID_ARG_VALUE",
-                         "An IPv6 address cannot be a destination on an IPv4 socket: " + text);
-        return false;
-      }
-      cached_destination_text_ = text;
+    IpAddress ip;
+    if (!get_int(env, port_value, "port", 1, 65535, &port) ||
+        !get_ip_cached(env, address, "address", &destination_cache_, &ip)) {
+      return false;
     }
-    *out = cached_destination_;
-    // The port sits at the same offset in sockaddr_in and sockaddr_in6.
-    reinterpret_cast<sockaddr_in*>(&out->storage)->sin_port = htons(static_cast<uint16_t>(port));
+    if (!make_address(family_, ip, port, out)) {
+      throw_type_error(env, "ERR_INVALID_ARG_VALUE",
+                       "An IPv6 address cannot be a destination on an IPv4 socket");
+      return false;
+    }
     return true;
   }
 
@@ -694,8 +716,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   std::vector<uint8_t> control_memory_;
   ReceiveSlot slots_[kReceiveBatch];
   std::vector<PreparedDatagram> batch_ = std::vector<PreparedDatagram>(kSendBatch);
-  std::string cached_destination_text_;
-  Address cached_destination_{};
+  IpCache destination_cache_;
+  IpCache source_cache_;
 };
 
 // sourceControlBytes(socketFamily, destination, localAddress | null, interfaceIndex) -> Buffer

@@ -42,12 +42,14 @@ function formatAddress(meta, base, family) {
 
 function open(family, { ipv6Only = false, maxMessageSize = 65535 } = {}) {
   const meta = new Int32Array(binding.receiveBatch * stride);
-  const handle = new binding.UdpHandle(family, ipv6Only, false, maxMessageSize, meta);
+  const slab = new Uint8Array(binding.receiveBatch * maxMessageSize);
+  const handle = new binding.UdpHandle(family, ipv6Only, false, maxMessageSize, meta, slab);
   const queue = [];
   let waiter = null;
-  handle.onmessage = (buffers) => {
-    buffers.forEach((buffer, i) => {
+  handle.onmessage = (count) => {
+    Array.from({ length: count }, (_, i) => i).forEach((i) => {
       const r = i * stride;
+      const buffer = Buffer.from(slab.slice(i * maxMessageSize, i * maxMessageSize + meta[r + M.length]));
       const localFamily = meta[r + M.localFamily];
       const destinationFamily = meta[r + M.destinationFamily];
       queue.push({

@@ -485,13 +485,15 @@ export class Socket extends EventEmitter {
     return result;
   }
 
-  private validateAddress(address: unknown, name: string): void {
+  /** The address's family (a v4-mapped one counts as 4), or a throw. */
+  private validateAddress(address: unknown, name: string): 4 | 6 {
     if (typeof address !== 'string') throw invalidArgType(name, 'of type string', address);
     const family = ipFamily(address);
     if (family === 0) throw invalidIpAddress(name, address);
     if (family === 6 && this.family === 4) {
       throw invalidArgValue(name, address, 'must be an IPv4 address on a udp4 socket');
     }
+    return family;
   }
 
   private parseSendArguments(msg: unknown, args: unknown[]) {
@@ -526,14 +528,11 @@ export class Socket extends EventEmitter {
       localAddress: options.localAddress ?? undefined,
       interfaceIndex: validateInterfaceIndex(options.interfaceIndex),
     };
-    this.validateAddress(destination.address, 'address');
-    if (destination.localAddress !== undefined) {
-      this.validateAddress(destination.localAddress, 'localAddress');
-      const packetFamily = ipFamily(destination.address);
-      if (ipFamily(destination.localAddress) !== packetFamily) {
-        throw invalidArgValue('localAddress', destination.localAddress,
-          `must be an IPv${packetFamily} address to send to ${destination.address}`);
-      }
+    const packetFamily = this.validateAddress(destination.address, 'address');
+    if (destination.localAddress !== undefined &&
+        this.validateAddress(destination.localAddress, 'localAddress') !== packetFamily) {
+      throw invalidArgValue('localAddress', destination.localAddress,
+        `must be an IPv${packetFamily} address to send to ${destination.address}`);
     }
     return { destination, callback: validateCallback(callback), chunks };
   }
