@@ -26,7 +26,10 @@
           ],
           "include_dirs": ["native-win"],
           "defines": ["WIN32_LEAN_AND_MEAN", "NOMINMAX"],
-          "libraries": ["-lws2_32", "-lmswsock", "-liphlpapi"]
+          "libraries": ["-lws2_32", "-lmswsock", "-liphlpapi"],
+          "msvs_settings": {
+            "VCCLCompilerTool": {"AdditionalOptions": ["/std:c++17"]}
+          }
         }, {
           "sources": [
             "native-posix/socket.cc",

@@ -88,19 +88,20 @@ function libc(): string {
   return header?.glibcVersionRuntime ? 'glibc' : 'musl';
 }
 
-function load(): Binding {
+/** Loads the addon of the package at root; exported for the test of its error message. */
+export function load(root: string = packageRoot): Binding {
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => Binding;
-    return nodeGypBuild(packageRoot);
+    return nodeGypBuild(root);
   } catch (cause) {
     const flavor = libc();
     const target = `${process.platform}-${process.arch}${flavor ? ` (${flavor})` : ''}`;
     const error = new Error(
       `sendmsg: no native addon could be loaded for ${target}, Node ${process.version} ` +
         `(N-API ${process.versions.napi}).\n` +
-        `Looked for a prebuilt binary in ${path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`)} ` +
-        `and for a source build in ${path.join(packageRoot, 'build', 'Release')}.\n` +
+        `Looked for a prebuilt binary in ${path.join(root, 'prebuilds', `${process.platform}-${process.arch}`)} ` +
+        `and for a source build in ${path.join(root, 'build', 'Release')}.\n` +
         `To build from source, install python3, make and a C++17 compiler (on Windows: Visual ` +
         `Studio Build Tools), then run: npm rebuild sendmsg\n` +
         `Cause: ${cause instanceof Error ? cause.message : String(cause)}`,
