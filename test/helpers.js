@@ -7,8 +7,8 @@ const path = require('path');
 const underWine = process.env.SENDMSG_UNDER_WINE === '1';
 const inCI = process.env.CI === 'true' || process.env.CI === '1';
 
-// Wine 8 is not Windows. Each entry is an assertion that changes under Wine, and why; every
-// other assertion runs as on Linux. (Only a real Windows machine shows these behaviours; the
+// Wine 8 is not Windows. Each entry is a way Wine differs that some test meets, and why; where
+// it changes an assertion, the test says so beside it. Every other assertion runs as on Linux. (Only a real Windows machine shows these behaviours; the
 // windows job in .github/workflows/ runs the suite there.)
 const WINE_DIFFERENCES = {
   sourceSelection:
@@ -23,7 +23,9 @@ const WINE_DIFFERENCES = {
     'refused, where Linux refuses most), so the send queue is not reached; the order and ' +
     'exactly-once assertions still run',
   connectionReset:
-    'Wine never reports WSAECONNRESET (SIO_UDP_CONNRESET is a stub there)',
+    'Wine never reports WSAECONNRESET (SIO_UDP_CONNRESET is a stub there), so the test that a ' +
+    'socket keeps receiving after an ICMP port unreachable passes without exercising the ' +
+    'Windows fix; the assertions are unchanged',
 };
 
 const changed = new Set();
@@ -49,7 +51,7 @@ const platform = {
   },
   report() {
     if (changed.size > 0) {
-      console.log('\nAssertions changed for Wine (test/helpers.js WINE_DIFFERENCES):');
+      console.log('\nWine differences met in this run (test/helpers.js WINE_DIFFERENCES):');
       for (const key of changed) console.log(`  - ${key}: ${WINE_DIFFERENCES[key]}`);
     }
     if (skipped.length > 0) {

@@ -1,7 +1,7 @@
 // What arrives, and what rinfo says about it.
 const { once } = require('events');
 const sendmsg = require('..');
-const { assert, socketsClosedAfterEachTest, nextMessage, bound, sendAsync } = require('./helpers');
+const { assert, platform, socketsClosedAfterEachTest, nextMessage, bound, sendAsync } = require('./helpers');
 
 describe('receive', function () {
   const open = socketsClosedAfterEachTest();
@@ -116,6 +116,25 @@ describe('receive', function () {
     assert.strictEqual(msg.length, 65507);
     assert.strictEqual(msg[65506], 9);
     assert.strictEqual(rinfo.truncated, false);
+  });
+
+  it('keeps receiving after a send to a closed port draws an ICMP port unreachable', async function () {
+    // Windows reports that ICMP as WSAECONNRESET on a later receive unless SIO_UDP_CONNRESET
+    // is off; the backend turns it off and skips the error.
+    platform.wineDiffers('connectionReset');
+    const server = open('udp4');
+    const port = await bound(server, 0, '127.0.0.1');
+    const closed = open('udp4');
+    const closedPort = await bound(closed, 0, '127.0.0.1');
+    await new Promise((resolve) => closed.close(resolve));
+    const errors = [];
+    server.on('error', (error) => errors.push(error));
+    for (let i = 0; i < 3; i++) await sendAsync(server, 'into the void', closedPort, '127.0.0.1');
+    const client = open('udp4');
+    client.send('still listening?', port, '127.0.0.1');
+    const [msg] = await nextMessage(server);
+    assert.strictEqual(msg.toString(), 'still listening?');
+    assert.deepStrictEqual(errors, []);
   });
 
   it('delivers a burst of datagrams in order, each with its own buffer', async function () {
