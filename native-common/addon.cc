@@ -55,7 +55,6 @@ struct PreparedDatagram {
 class UdpHandle;
 
 struct AddonState {
-  Napi::FunctionReference handle_class;
   std::set<UdpHandle*> open_handles;
   napi_async_cleanup_hook_handle cleanup_hook = nullptr;
   size_t polls_closing_at_teardown = 0;
@@ -823,9 +822,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(state);
   napi_add_async_cleanup_hook(env, TearDown, state, nullptr);
 
-  Napi::Function handle_class = UdpHandle::Define(env);
-  state->handle_class = Napi::Persistent(handle_class);
-  exports.Set("UdpHandle", handle_class);
+  exports.Set("UdpHandle", UdpHandle::Define(env));
   exports.Set("sourceControlBytes", Napi::Function::New(env, SourceControlBytes));
   exports.Set("decodeReceiveControl", Napi::Function::New(env, DecodeReceiveControl));
   exports.Set("describeError", Napi::Function::New(env, DescribeError));

@@ -112,6 +112,9 @@ OsError initialize_process();
 // A non-blocking UDP socket with every receive option (packet info for its families)
 // already on, so nothing that arrives after bind lacks its control data.
 OsError open_socket(const SocketOptions& options, Socket* out);
+// The error of the socket call that just failed: errno, or WSAGetLastError().
+OsError last_socket_error();
+// bind() and getsockname(), the same Berkeley calls everywhere (backend_shared.cc).
 OsError bind_socket(Socket socket, const Address& address);
 OsError local_address(Socket socket, Address* out);
 OsError set_option(Socket socket, int family, Option option, int value);

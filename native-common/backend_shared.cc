@@ -6,6 +6,19 @@
 
 namespace udp {
 
+OsError bind_socket(Socket socket, const Address& address) {
+  return bind(socket, reinterpret_cast<const sockaddr*>(&address.storage), address.length) == 0
+             ? 0
+             : last_socket_error();
+}
+
+OsError local_address(Socket socket, Address* out) {
+  out->length = sizeof out->storage;
+  return getsockname(socket, reinterpret_cast<sockaddr*>(&out->storage), &out->length) == 0
+             ? 0
+             : last_socket_error();
+}
+
 bool socket_option_name(int family, Option option, int* level, int* name) {
   const bool v6 = family == 6;
   switch (option) {

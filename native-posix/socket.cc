@@ -13,10 +13,8 @@ namespace udp {
 
 namespace {
 
-OsError last_error() { return errno; }
-
 OsError set_int_option(int socket, int level, int name, int value) {
-  return setsockopt(socket, level, name, &value, sizeof value) == 0 ? 0 : last_error();
+  return setsockopt(socket, level, name, &value, sizeof value) == 0 ? 0 : last_socket_error();
 }
 
 OsError enable_packet_info(int socket, const SocketOptions& options) {
@@ -123,21 +121,23 @@ OsError explain_send_error(OsError error, const SourceInfo* source) {
 
 }  // namespace
 
+OsError last_socket_error() { return errno; }
+
 OsError initialize_process() { return 0; }
 
 OsError open_socket(const SocketOptions& options, Socket* out) {
   const int domain = options.family == 6 ? AF_INET6 : AF_INET;
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
   int fd = socket(domain, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return last_error();
+  if (fd < 0) return last_socket_error();
 #else
   // macOS has no SOCK_NONBLOCK; another thread may fork between these calls, which is why
   // Linux gets the atomic form above.
   int fd = socket(domain, SOCK_DGRAM, 0);
-  if (fd < 0) return last_error();
+  if (fd < 0) return last_socket_error();
   if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
       fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-    const OsError error = last_error();
+    const OsError error = last_socket_error();
     close(fd);
     return error;
   }
@@ -156,19 +156,6 @@ OsError open_socket(const SocketOptions& options, Socket* out) {
   return 0;
 }
 
-OsError bind_socket(Socket socket, const Address& address) {
-  return bind(socket, reinterpret_cast<const sockaddr*>(&address.storage), address.length) == 0
-             ? 0
-             : last_error();
-}
-
-OsError local_address(Socket socket, Address* out) {
-  out->length = sizeof out->storage;
-  return getsockname(socket, reinterpret_cast<sockaddr*>(&out->storage), &out->length) == 0
-             ? 0
-             : last_error();
-}
-
 OsError set_option(Socket socket, int family, Option option, int value) {
   int level, name;
   if (!socket_option_name(family, option, &level, &name)) return EINVAL;
@@ -176,7 +163,7 @@ OsError set_option(Socket socket, int family, Option option, int value) {
   // The BSDs and macOS take the IPv4 multicast options as a single byte.
   if (family == 4 && (option == Option::kMulticastTtl || option == Option::kMulticastLoopback)) {
     const unsigned char byte = static_cast<unsigned char>(value);
-    return setsockopt(socket, level, name, &byte, sizeof byte) == 0 ? 0 : last_error();
+    return setsockopt(socket, level, name, &byte, sizeof byte) == 0 ? 0 : last_socket_error();
   }
 #endif
   return set_int_option(socket, level, name, value);
@@ -187,7 +174,7 @@ OsError get_option(Socket socket, int family, Option option, int* value) {
   if (!socket_option_name(family, option, &level, &name)) return EINVAL;
   socklen_t length = sizeof *value;
   *value = 0;
-  return getsockopt(socket, level, name, value, &length) == 0 ? 0 : last_error();
+  return getsockopt(socket, level, name, value, &length) == 0 ? 0 : last_socket_error();
 }
 
 void close_socket(Socket socket) { close(socket); }
@@ -209,7 +196,7 @@ size_t receive_batch(Socket socket, ReceiveSlot* slots, size_t count, OsError* e
     received = recvmmsg(socket, messages, static_cast<unsigned>(count), MSG_DONTWAIT, nullptr);
   } while (received < 0 && errno == EINTR);
   if (received < 0) {
-    *error = last_error();
+    *error = last_socket_error();
     return 0;
   }
   for (int i = 0; i < received; i++) {
@@ -227,7 +214,7 @@ size_t receive_batch(Socket socket, ReceiveSlot* slots, size_t count, OsError* e
       length = recvmsg(socket, &message, 0);
     } while (length < 0 && errno == EINTR);
     if (length < 0) {
-      if (received == 0) *error = last_error();
+      if (received == 0) *error = last_socket_error();
       break;
     }
     finish_receive(slots[received], message, static_cast<size_t>(length));
@@ -246,7 +233,7 @@ int64_t send_datagram(Socket socket, const OutgoingDatagram& datagram, OsError* 
     sent = sendmsg(socket, &message, 0);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) {
-    *error = explain_send_error(last_error(), datagram.source);
+    *error = explain_send_error(last_socket_error(), datagram.source);
     return -1;
   }
   return sent;

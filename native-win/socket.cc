@@ -24,26 +24,24 @@ LPFN_WSARECVMSG recvmsg_function = nullptr;
 // bounds a flood; uv_poll is level-triggered and calls again on the next loop turn.
 constexpr size_t kMaxSkippedReports = 256;
 
-OsError last_error() { return WSAGetLastError(); }
-
 OsError set_int_option(Socket socket, int level, int name, int value) {
   return setsockopt(socket, level, name, reinterpret_cast<const char*>(&value), sizeof value) == 0
              ? 0
-             : last_error();
+             : last_socket_error();
 }
 
 OsError find_recvmsg() {
   // Any UDP socket of the Microsoft provider answers for both families: WSARecvMsg lives in
   // mswsock for IPv4 and IPv6 alike.
   SOCKET probe = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
-  if (probe == INVALID_SOCKET) return last_error();
+  if (probe == INVALID_SOCKET) return last_socket_error();
   GUID guid = WSAID_WSARECVMSG;
   LPFN_WSARECVMSG function = nullptr;
   DWORD returned = 0;
   OsError error = 0;
   if (WSAIoctl(probe, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof guid, &function,
                sizeof function, &returned, nullptr, nullptr) != 0) {
-    error = last_error();
+    error = last_socket_error();
   } else if (function == nullptr) {
     // The provider answered but has no WSARecvMsg: without it there is no packet info at all.
     error = WSAEOPNOTSUPP;
@@ -218,6 +216,8 @@ void prepare_receive(ReceiveSlot& slot, WSABUF* buffer, WSAMSG* message) {
 
 }  // namespace
 
+OsError last_socket_error() { return WSAGetLastError(); }
+
 OsError initialize_process() {
   // Once per process, whichever thread (main or worker) loads the addon first; the others
   // wait here and get the same answer.
@@ -231,9 +231,9 @@ OsError open_socket(const SocketOptions& options, Socket* out) {
   // Windows SOCK_CLOEXEC: a child process (child_process.spawn) must not keep the port open.
   SOCKET fd = WSASocketW(domain, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0,
                          WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-  if (fd == INVALID_SOCKET) return last_error();
+  if (fd == INVALID_SOCKET) return last_socket_error();
   u_long non_blocking = 1;
-  OsError error = ioctlsocket(fd, FIONBIO, &non_blocking) == 0 ? 0 : last_error();
+  OsError error = ioctlsocket(fd, FIONBIO, &non_blocking) == 0 ? 0 : last_socket_error();
   // Windows defaults IPV6_V6ONLY to on (Linux to off): it is always set, as asked.
   if (error == 0 && options.family == 6) {
     error = set_int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, options.ipv6_only ? 1 : 0);
@@ -254,19 +254,6 @@ OsError open_socket(const SocketOptions& options, Socket* out) {
   return 0;
 }
 
-OsError bind_socket(Socket socket, const Address& address) {
-  return bind(socket, reinterpret_cast<const sockaddr*>(&address.storage), address.length) == 0
-             ? 0
-             : last_error();
-}
-
-OsError local_address(Socket socket, Address* out) {
-  out->length = sizeof out->storage;
-  return getsockname(socket, reinterpret_cast<sockaddr*>(&out->storage), &out->length) == 0
-             ? 0
-             : last_error();
-}
-
 // Every one of these options is a DWORD (or BOOL) on Windows, including the IPv4 multicast
 // ones that the BSDs take as a byte.
 OsError set_option(Socket socket, int family, Option option, int value) {
@@ -282,7 +269,7 @@ OsError get_option(Socket socket, int family, Option option, int* value) {
   *value = 0;
   return getsockopt(socket, level, name, reinterpret_cast<char*>(value), &length) == 0
              ? 0
-             : last_error();
+             : last_socket_error();
 }
 
 void close_socket(Socket socket) { closesocket(socket); }
@@ -299,7 +286,7 @@ size_t receive_batch(Socket socket, ReceiveSlot* slots, size_t count, OsError* e
     prepare_receive(slot, &buffer, &message);
     DWORD length = 0;
     OsError status = 0;
-    if (recvmsg_function(socket, &message, &length, nullptr, nullptr) != 0) status = last_error();
+    if (recvmsg_function(socket, &message, &length, nullptr, nullptr) != 0) status = last_socket_error();
     if (status == WSAECONNRESET || status == WSAENETRESET) {
       // An ICMP report about an earlier send (see turn_off_icmp_reports), not a datagram.
       if (++skipped < kMaxSkippedReports) continue;
@@ -352,7 +339,7 @@ int64_t send_datagram(Socket socket, const OutgoingDatagram& datagram, OsError* 
   // buffer is full), so WSA_IO_PENDING cannot happen.
   DWORD sent = 0;
   if (WSASendMsg(socket, &message, 0, &sent, nullptr, nullptr) != 0) {
-    *error = last_error();
+    *error = last_socket_error();
     return -1;
   }
   return sent;
