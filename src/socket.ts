@@ -123,6 +123,12 @@ class InterfaceNames {
 const interfaceNameCache = new InterfaceNames();
 const interfaceNames = () => interfaceNameCache.fresh(Date.now());
 
+// Unicast datagrams arrive with the reply-from address equal to the destination: one string.
+function sameAddress(meta: Int32Array, a: number, b: number, familyA: number, familyB: number): boolean {
+  return familyA === familyB && meta[a] === meta[b] &&
+    (familyA === 4 || (meta[a + 1] === meta[b + 1] && meta[a + 2] === meta[b + 2] && meta[a + 3] === meta[b + 3]));
+}
+
 function isErrorInfo(value: unknown): value is NativeErrorInfo {
   return typeof value === 'object' && value !== null;
 }
@@ -596,8 +602,10 @@ export class Socket extends EventEmitter {
     for (let i = 0; i < count && this.handle !== undefined; i++) {
       const at = i * stride;
       const size = meta[at + Meta.Length];
-      // Each message gets exactly its own bytes: keeping one pins no shared memory.
-      const msg = Buffer.allocUnsafeSlow(size);
+      // Each message is copied out of the receive memory, which the next batch overwrites.
+      // A small one lands in Node's 8 KiB Buffer pool, as fs and net reads do, so keeping a
+      // message pins at most 8 KiB; a larger one gets an allocation of its exact size.
+      const msg = Buffer.allocUnsafe(size);
       const offset = i * this.maxMessageSize;
       this.slab.copy(msg, 0, offset, offset + size);
       const peerFamily = meta[at + Meta.PeerFamily];
@@ -608,14 +616,16 @@ export class Socket extends EventEmitter {
       const destinationFamily = meta[at + Meta.DestinationFamily];
       const interfaceIndex = meta[at + Meta.InterfaceIndex];
       const flags = meta[at + Meta.Flags];
+      const localAddress = localFamily === 0 ? undefined : formatter.format(localFamily, at + Meta.LocalAddress);
       const rinfo: RemoteInfo = {
         address,
         family: peerFamily === 6 ? 'IPv6' : 'IPv4',
         port: meta[at + Meta.PeerPort],
         size,
-        localAddress: localFamily === 0 ? undefined : formatter.format(localFamily, at + Meta.LocalAddress),
+        localAddress,
         destinationAddress: destinationFamily === 0 ? undefined
-          : formatter.format(destinationFamily, at + Meta.DestinationAddress),
+          : sameAddress(meta, at + Meta.LocalAddress, at + Meta.DestinationAddress, localFamily, destinationFamily)
+            ? localAddress : formatter.format(destinationFamily, at + Meta.DestinationAddress),
         interfaceIndex: interfaceIndex === 0 ? undefined : interfaceIndex,
         interfaceName: interfaceIndex === 0 ? undefined : names.get(interfaceIndex),
         truncated: (flags & FLAG_TRUNCATED) !== 0,
