@@ -88,6 +88,15 @@ interface QueuedSend {
   callback: SendCallback | undefined;
 }
 
+interface ParsedSend {
+  chunks: Uint8Array | Uint8Array[];
+  destination: Destination;
+}
+
+interface CoalescedSend extends ParsedSend {
+  callback: SendCallback | undefined;
+}
+
 interface Destination {
   port: number;
   address: string;
@@ -199,6 +208,7 @@ export class Socket extends EventEmitter {
   private readonly formatter: AddressFormatter;
   private queue: QueuedSend[] = [];
   private batchBytes: Float64Array | undefined;
+  private coalescing: CoalescedSend[] | undefined;
   private queueHead = 0;
 
   constructor(options: SocketOptions | SocketType, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) {
@@ -286,7 +296,17 @@ export class Socket extends EventEmitter {
    */
   send(msg: Message, ...args: unknown[]): void {
     const { destination, callback, chunks } = this.parseSendArguments(msg, args);
-    const handle = this.ensureBound();
+    this.ensureBound();
+    if (this.coalescing !== undefined) {
+      // Inside a 'message' batch: sent together with the others when the batch ends.
+      this.coalescing.push({ chunks, destination, callback });
+      return;
+    }
+    this.sendParsed(chunks, destination, callback);
+  }
+
+  private sendParsed(chunks: Uint8Array | Uint8Array[], destination: Destination, callback: SendCallback | undefined): void {
+    const handle = this.openHandle();
     if (this.queueHead < this.queue.length) {
       this.enqueue(chunks, destination, callback);
       return;
@@ -330,20 +350,34 @@ export class Socket extends EventEmitter {
       if (typeof entry !== 'object' || entry === null) throw invalidArgType(`messages[${i}]`, 'of type object', entry);
       return this.parseSendArguments(entry.msg, [entry]);
     });
-    const handle = this.ensureBound();
+    this.ensureBound();
     const count = parsed.length;
     const results: Array<number | Error> = new Array(count);
     let firstError: Error | null = null;
     let pending = count;
+    if (count === 0) {
+      if (done) process.nextTick(done, null, results);
+      return;
+    }
     const settle = (i: number, result: number | Error) => {
       results[i] = result;
       if (result instanceof Error && firstError === null) firstError = result;
       if (--pending === 0 && done) process.nextTick(done, firstError, results);
     };
-    if (count === 0) {
-      if (done) process.nextTick(done, null, results);
+    if (this.coalescing !== undefined) {
+      // Inside a 'message' batch: after the sends made before it in that batch.
+      parsed.forEach((entry, i) => this.coalescing?.push({
+        ...entry, callback: (error, bytes) => settle(i, error ?? (bytes as number)) }));
       return;
     }
+    this.transmit(parsed, settle);
+  }
+
+  // Sends parsed datagrams in order with as few system calls as the platform allows, or
+  // queues what the socket cannot take yet; settle(i, bytes | error) once for each.
+  private transmit(parsed: ParsedSend[], settle: (i: number, result: number | Error) => void): void {
+    const handle = this.openHandle();
+    const count = parsed.length;
     let next = 0;
     if (this.queueHead < this.queue.length) {
       // Behind sends already waiting: keep the order.
@@ -379,6 +413,26 @@ export class Socket extends EventEmitter {
     }
   }
 
+  // The sends made by 'message' listeners of one received batch go out together, in one
+  // sendmmsg on Linux: a server that answers each query sends its answers that way.
+  private flushCoalesced(sends: CoalescedSend[]): void {
+    if (sends.length === 0) return;
+    if (this.handle === undefined) {
+      for (const { callback } of sends) this.fail(callback, closedBeforeSent());
+      return;
+    }
+    if (sends.length === 1) {
+      const [{ chunks, destination, callback }] = sends;
+      this.sendParsed(chunks, destination, callback);
+      return;
+    }
+    this.transmit(sends, (i, result) => {
+      const { callback } = sends[i];
+      if (result instanceof Error) this.fail(callback, result);
+      else if (callback) process.nextTick(callback, null, result);
+    });
+  }
+
   /** Sends now or throws: EAGAIN when the socket is full. It does not wait behind queued sends. */
   sendNow(msg: Message, options: SendOptions): number {
     const { destination, chunks } = this.parseSendArguments(msg, [options]);
@@ -402,6 +456,9 @@ export class Socket extends EventEmitter {
       throw invalidArgType('callback', 'of type function', callback);
     }
     const handle = this.openHandle();
+    // Replies already made in this 'message' batch leave before the socket closes, as they
+    // would have without coalescing.
+    if (this.coalescing !== undefined) this.flushCoalesced(this.coalescing.splice(0));
     if (callback) this.once('close', callback);
     this.handle = undefined;
     handle.close();
@@ -557,7 +614,7 @@ export class Socket extends EventEmitter {
   }
 
   private enqueueSettled(
-    { chunks, destination }: { chunks: Uint8Array | Uint8Array[]; destination: Destination },
+    { chunks, destination }: ParsedSend,
     index: number,
     settle: (i: number, result: number | Error) => void,
   ) {
@@ -595,6 +652,17 @@ export class Socket extends EventEmitter {
   }
 
   private deliver(count: number): void {
+    const sends: CoalescedSend[] = [];
+    this.coalescing = sends;
+    try {
+      this.emitMessages(count);
+    } finally {
+      this.coalescing = undefined;
+      this.flushCoalesced(sends);
+    }
+  }
+
+  private emitMessages(count: number): void {
     const meta = this.meta;
     const stride = binding.metaStride;
     const formatter = this.formatter;

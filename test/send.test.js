@@ -121,6 +121,38 @@ describe('send', function () {
     assert.throws(() => client.sendBatch('nope'), { code: 'ERR_INVALID_ARG_TYPE' });
   });
 
+  it('replies made while a batch is delivered leave in order, each callback once, even when a listener closes', async function () {
+    const server = open({ type: 'udp4', recvBufferSize: 1 << 20 });
+    const port = await bound(server, 0, '0.0.0.0');
+    const client = open({ type: 'udp4', recvBufferSize: 1 << 20 });
+    await bound(client, 0, '127.0.0.1');
+    let callbacks = 0;
+    const replied = () => callbacks++;
+    server.on('message', (msg, rinfo) => {
+      const n = msg.toString();
+      if (n === 'last') {
+        server.reply(rinfo, 'bye', replied);
+        server.close();
+        return;
+      }
+      server.reply(rinfo, `${n}a`, replied);
+      server.sendBatch([{ msg: `${n}b`, port: rinfo.port, address: rinfo.address, localAddress: rinfo.localAddress }],
+        (error) => { if (!error) callbacks++; });
+      server.reply(rinfo, `${n}c`, replied);
+    });
+    const answers = [];
+    client.on('message', (msg) => answers.push(msg.toString()));
+    for (let i = 0; i < 100; i++) client.send(String(i), port, '127.0.0.2');
+    client.send('last', port, '127.0.0.2');
+    while (answers.length < 301) await nextMessage(client);
+    const expected = [];
+    for (let i = 0; i < 100; i++) expected.push(`${i}a`, `${i}b`, `${i}c`);
+    expected.push('bye');
+    assert.deepStrictEqual(answers, expected);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.strictEqual(callbacks, 301);
+  });
+
   it('100,000 sends queued at once all complete, in order, each callback once (shaped loopback)', async function () {
     const result = await inNetworkNamespace(this, 'backpressure', []);
     if (!result) return;
