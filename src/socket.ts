@@ -199,7 +199,6 @@ function validateBufferSize(value: unknown, name: string): number {
 export class Socket extends EventEmitter {
   readonly type: SocketType;
   private readonly family: 4 | 6;
-  private readonly ipv6Only: boolean;
   private handle: UdpHandle | undefined;
   private bound = false;
   private readonly meta: Int32Array;
@@ -236,14 +235,14 @@ export class Socket extends EventEmitter {
 
     this.type = settings.type;
     this.family = settings.type === 'udp6' ? 6 : 4;
-    this.ipv6Only = this.family === 6 && Boolean(settings.ipv6Only);
+    const ipv6Only = this.family === 6 && Boolean(settings.ipv6Only);
     this.meta = new Int32Array(binding.receiveBatch * binding.metaStride);
     this.formatter = new AddressFormatter(this.meta);
     this.maxMessageSize = maxMessageSize;
     this.slab = Buffer.allocUnsafeSlow(binding.receiveBatch * maxMessageSize);
     try {
       this.handle = new binding.UdpHandle(
-        this.family, this.ipv6Only, Boolean(settings.reuseAddr), maxMessageSize, this.meta, this.slab);
+        this.family, ipv6Only, Boolean(settings.reuseAddr), maxMessageSize, this.meta, this.slab);
     } catch (error) {
       const info = (error as { info?: NativeErrorInfo }).info;
       throw info ? systemError(info, 'socket') : error;
