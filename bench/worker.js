@@ -2,6 +2,7 @@
 //   node worker.js send    IMPL SIZE PORT SECONDS   IMPL: sendmsg | dgram | batch
 //   node worker.js receive IMPL PORT SECONDS        counts from the first datagram on
 //   node worker.js reply   IMPL PORT                answers until killed
+// BENCH_MAX_MESSAGE_SIZE=N sets the sendmsg sockets' maxMessageSize (default 65535).
 const dgram = require('dgram');
 const sendmsg = require('..');
 

@@ -307,9 +307,17 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   // polling is never collected: bind() holds a reference until close.)
   ~UdpHandle() override { CloseSocket(); }
 
-  // Closes everything without calling into JavaScript: the environment is going away.
-  void CloseForTeardown() { CloseSocket(); }
-
+  // Closes the descriptor and the poll without calling into JavaScript, so TearDown may call
+  // it while the environment goes away. Safe to call more than once.
+  void CloseSocket() {
+    if (!open_) return;
+    open_ = false;
+    ClosePoll(true);
+    close_socket(socket_);
+    state_->open_handles.erase(this);
+    meta_reference_.Reset();
+    slab_reference_.Reset();
+  }
  private:
   Napi::Value Bind(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -693,15 +701,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     poll_ = nullptr;
   }
 
-  void CloseSocket() {
-    if (!open_) return;
-    open_ = false;
-    ClosePoll(true);
-    close_socket(socket_);
-    state_->open_handles.erase(this);
-    meta_reference_.Reset();
-    slab_reference_.Reset();
-  }
+
 
   AddonState* state_ = nullptr;
   Socket socket_{};
@@ -806,7 +806,7 @@ void TearDown(napi_async_cleanup_hook_handle hook, void* data) {
   state->cleanup_hook = hook;
   state->tearing_down = true;
   const std::set<UdpHandle*> handles = state->open_handles;
-  for (UdpHandle* handle : handles) handle->CloseForTeardown();
+  for (UdpHandle* handle : handles) handle->CloseSocket();
   if (state->polls_closing_at_teardown == 0) state->finish_teardown();
 }
 

@@ -4,7 +4,6 @@ export {
   Socket,
   createSocket,
   sendmsg,
-  toChunks,
 } from './socket';
 export type {
   BatchCallback,

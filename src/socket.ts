@@ -154,7 +154,7 @@ function toBytes(value: unknown, name: string): Uint8Array {
 }
 
 /** A Uint8Array, or a gather list of them sent as one datagram. */
-export function toChunks(msg: unknown): Uint8Array | Uint8Array[] {
+function toChunks(msg: unknown): Uint8Array | Uint8Array[] {
   if (!Array.isArray(msg)) return toBytes(msg, 'msg');
   if (msg.length > binding.maxGatherBuffers) {
     throw outOfRange('msg.length', `<= ${binding.maxGatherBuffers} buffers in a gather list`, msg.length);

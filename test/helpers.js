@@ -76,16 +76,6 @@ function nextMessage(socket, ms = 5000) {
   return withTimeout(once(socket, 'message'), ms, 'a datagram');
 }
 
-/** Collects the datagrams a socket receives within ms milliseconds. */
-async function collect(socket, ms) {
-  const received = [];
-  const listener = (msg, rinfo) => received.push({ msg, rinfo });
-  socket.on('message', listener);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  socket.off('message', listener);
-  return received;
-}
-
 async function bound(socket, port = 0, address) {
   socket.bind(port, address);
   await once(socket, 'listening');
@@ -179,4 +169,4 @@ function nodeArgs(script, ...args) {
   return [...(shim ? ['-r', shim] : []), script, ...args];
 }
 
-module.exports = { socketsClosedAfterEachTest, nodeArgs, inNetworkNamespace, fixtureMain, assert, platform, withTimeout, nextMessage, collect, bound, closeAll, sendAsync };
+module.exports = { socketsClosedAfterEachTest, nodeArgs, inNetworkNamespace, fixtureMain, assert, platform, withTimeout, nextMessage, bound, closeAll, sendAsync };
