@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include <cstring>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -20,6 +21,14 @@ constexpr size_t kReceiveBatch = 32;
 // loop turn, after timers and other sockets had theirs.
 constexpr size_t kReceiveBudget = 256;
 
+// Received datagrams are copied out of the receive slots, which the next batch overwrites,
+// into arenas that JavaScript makes each message a Buffer view of. The sizes are those of
+// Node's Buffer pool (Buffer.poolSize, and allocUnsafe's limit of half of it): one arena
+// serves many small datagrams, so a kept message pins at most 8 KiB, and a larger datagram
+// gets an arena of its exact size.
+constexpr size_t kArenaSize = 8192;
+constexpr size_t kArenaLimit = kArenaSize / 2;
+
 // The per-datagram record UdpHandle writes into the Int32Array that src/socket.ts gives it;
 // src/native.ts holds the same layout. Addresses are 4 int32 words of raw network-order bytes.
 enum Meta {
@@ -34,6 +43,8 @@ enum Meta {
   kMetaDestinationFamily = kMetaLocalAddress + 4,
   kMetaDestinationAddress,
   kMetaInterfaceIndex = kMetaDestinationAddress + 4,
+  kMetaArena,  // which of the arenas passed with the batch holds the bytes
+  kMetaArenaOffset,
   kMetaStride,
 };
 constexpr int kFlagTruncated = 1;
@@ -246,8 +257,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
                        });
   }
 
-  // new UdpHandle(family: 4 | 6, ipv6Only, reuseAddress, maxMessageSize, meta: Int32Array,
-  //               slab: Uint8Array of receiveBatch * maxMessageSize bytes)
+  // new UdpHandle(family: 4 | 6, ipv6Only, reuseAddress, maxMessageSize,
+  //               meta: Int32Array of receiveBatch * metaStride)
   explicit UdpHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpHandle>(info) {
     Napi::Env env = info.Env();
     state_ = env.GetInstanceData<AddonState>();
@@ -265,18 +276,9 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
                        "The \"meta\" argument must be an Int32Array of batch * stride");
       return;
     }
-    if (!info[5].IsTypedArray() ||
-        info[5].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
-        info[5].As<Napi::Uint8Array>().ByteLength() < kReceiveBatch * static_cast<size_t>(message_size)) {
-      throw_type_error(env, "ERR_INVALID_ARG_TYPE",
-                       "The \"slab\" argument must be a Uint8Array of batch * maxMessageSize");
-      return;
-    }
-    // Both live as long as this handle: the references keep their memory where it is.
+    // It lives as long as this handle: the reference keeps its memory where it is.
     meta_reference_ = Napi::Persistent(info[4].As<Napi::Object>());
     meta_ = info[4].As<Napi::Int32Array>().Data();
-    slab_reference_ = Napi::Persistent(info[5].As<Napi::Object>());
-    uint8_t* slab = info[5].As<Napi::Uint8Array>().Data();
 
     SocketOptions options;
     options.family = family;
@@ -293,12 +295,15 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     open_ = true;
     state_->open_handles.insert(this);
 
-    // The datagrams land in the slab that src/socket.ts reads them from; control data, which
-    // JavaScript never sees, stays here.
+    // JavaScript never sees the receive slots: Deliver copies each datagram out of them. The
+    // memory is left uninitialized, so a slot's pages beyond the first are touched only when
+    // a datagram that long arrives.
+    const size_t size = static_cast<size_t>(message_size);
+    receive_memory_.reset(new uint8_t[kReceiveBatch * size]);
     control_memory_.resize(kReceiveBatch * kControlCapacity);
     for (size_t i = 0; i < kReceiveBatch; i++) {
-      slots_[i].data = slab + i * message_size;
-      slots_[i].capacity = static_cast<size_t>(message_size);
+      slots_[i].data = receive_memory_.get() + i * size;
+      slots_[i].capacity = size;
       slots_[i].control = control_memory_.data() + i * kControlCapacity;
     }
   }
@@ -316,7 +321,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     close_socket(socket_);
     state_->open_handles.erase(this);
     meta_reference_.Reset();
-    slab_reference_.Reset();
+    arena_.Reset();
+    arena_data_ = nullptr;
   }
  private:
   Napi::Value Bind(const Napi::CallbackInfo& info) {
@@ -631,12 +637,15 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     }
   }
 
-  // One call into JavaScript per batch, with only the count: the datagrams are in the slab
-  // and their records in meta_, where src/socket.ts copies each into a Buffer of its own (so
-  // a kept message pins nothing else).
+  // One call into JavaScript per batch: onmessage(count, ...arenas). The records are in
+  // meta_; each datagram's bytes are in one of the arenas, which src/socket.ts makes a Buffer
+  // view of without another copy.
   void Deliver(size_t count) {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
+    napi_value args[1 + kReceiveBatch + 1];
+    size_t argc = 1;
+    int32_t current_arena = -1;  // its index among the arguments, once this batch uses it
     for (size_t i = 0; i < count; i++) {
       const ReceiveSlot& slot = slots_[i];
       int32_t* record = meta_ + i * kMetaStride;
@@ -656,13 +665,54 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
       record[kMetaDestinationFamily] = slot.info.destination_family;
       std::memcpy(record + kMetaDestinationAddress, slot.info.destination_address, 16);
       record[kMetaInterfaceIndex] = static_cast<int32_t>(slot.info.interface_index);
+
+      uint8_t* target;
+      if (slot.length >= kArenaLimit) {
+        if (!NewArrayBuffer(slot.length, &args[argc], &target)) return;
+        record[kMetaArena] = static_cast<int32_t>(argc++ - 1);
+      } else {
+        if (arena_data_ == nullptr || arena_used_ + slot.length > kArenaSize) {
+          napi_value arena;
+          if (!NewArrayBuffer(kArenaSize, &arena, &arena_data_)) return;
+          arena_ = Napi::Persistent(Napi::ArrayBuffer(env, arena));
+          arena_used_ = 0;
+          current_arena = -1;
+        }
+        if (current_arena < 0) {
+          args[argc] = arena_.Value();
+          current_arena = static_cast<int32_t>(argc++ - 1);
+        }
+        target = arena_data_ + arena_used_;
+        record[kMetaArena] = current_arena;
+        record[kMetaArenaOffset] = static_cast<int32_t>(arena_used_);
+        arena_used_ = (arena_used_ + slot.length + 7) & ~static_cast<size_t>(7);  // as the pool aligns
+      }
+      std::memcpy(target, slot.data, slot.length);
     }
-    CallBack("onmessage", {Napi::Number::New(env, static_cast<double>(count))});
+    args[0] = Napi::Number::New(env, static_cast<double>(count));
+    CallBack("onmessage", args, argc);
+  }
+
+  // Fails only when V8 cannot allocate, which leaves an exception pending: it is reported
+  // as one from a listener would be, and the batch is dropped.
+  bool NewArrayBuffer(size_t length, napi_value* value, uint8_t** data) {
+    void* memory = nullptr;
+    if (napi_create_arraybuffer(Env(), length, &memory, value) == napi_ok) {
+      *data = static_cast<uint8_t*>(memory);
+      return true;
+    }
+    ReportPendingException();
+    arena_data_ = nullptr;
+    return false;
   }
 
   // Calls this.<name>(...args) as a libuv callback would: with Node's callback scope, and a
   // throw becomes an uncaught exception, as one from a dgram 'message' listener does.
   void CallBack(const char* name, const std::initializer_list<napi_value>& args) {
+    CallBack(name, args.begin(), args.size());
+  }
+
+  void CallBack(const char* name, const napi_value* args, size_t argc) {
     napi_env env = Env();
     napi_value self = Value();
     napi_value callback;
@@ -672,10 +722,12 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
       return;
     }
     napi_value result;
-    if (napi_make_callback(env, nullptr, self, callback, args.size(), args.begin(), &result) ==
-        napi_ok) {
-      return;
-    }
+    if (napi_make_callback(env, nullptr, self, callback, argc, args, &result) == napi_ok) return;
+    ReportPendingException();
+  }
+
+  void ReportPendingException() {
+    napi_env env = Env();
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (pending) {
@@ -711,8 +763,11 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   Poll* poll_ = nullptr;
   Napi::ObjectReference meta_reference_;
   int32_t* meta_ = nullptr;
-  Napi::ObjectReference slab_reference_;
+  std::unique_ptr<uint8_t[]> receive_memory_;
   std::vector<uint8_t> control_memory_;
+  Napi::Reference<Napi::ArrayBuffer> arena_;
+  uint8_t* arena_data_ = nullptr;
+  size_t arena_used_ = 0;
   ReceiveSlot slots_[kReceiveBatch];
   std::vector<PreparedDatagram> batch_ = std::vector<PreparedDatagram>(kSendBatch);
   IpCache destination_cache_;

@@ -27,7 +27,8 @@ function note(name, detail) {
 const stride = binding.metaStride;
 // native-common/addon.cc, enum Meta.
 const M = { length: 0, flags: 1, peerFamily: 2, peerPort: 3, peerAddress: 4, peerScope: 8,
-  localFamily: 9, localAddress: 10, destinationFamily: 14, destinationAddress: 15, interfaceIndex: 19 };
+  localFamily: 9, localAddress: 10, destinationFamily: 14, destinationAddress: 15, interfaceIndex: 19,
+  arena: 20, arenaOffset: 21 };
 
 function formatAddress(meta, base, family) {
   const bytes = Buffer.from(meta.buffer, meta.byteOffset + base * 4, 16);
@@ -42,14 +43,13 @@ function formatAddress(meta, base, family) {
 
 function open(family, { ipv6Only = false, maxMessageSize = 65535 } = {}) {
   const meta = new Int32Array(binding.receiveBatch * stride);
-  const slab = new Uint8Array(binding.receiveBatch * maxMessageSize);
-  const handle = new binding.UdpHandle(family, ipv6Only, false, maxMessageSize, meta, slab);
+  const handle = new binding.UdpHandle(family, ipv6Only, false, maxMessageSize, meta);
   const queue = [];
   let waiter = null;
-  handle.onmessage = (count) => {
+  handle.onmessage = (count, ...arenas) => {
     Array.from({ length: count }, (_, i) => i).forEach((i) => {
       const r = i * stride;
-      const buffer = Buffer.from(slab.slice(i * maxMessageSize, i * maxMessageSize + meta[r + M.length]));
+      const buffer = Buffer.from(arenas[meta[r + M.arena]], meta[r + M.arenaOffset], meta[r + M.length]);
       const localFamily = meta[r + M.localFamily];
       const destinationFamily = meta[r + M.destinationFamily];
       queue.push({

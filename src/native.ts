@@ -4,8 +4,8 @@ import * as path from 'path';
 import type { NativeErrorInfo } from './errors';
 
 export interface UdpHandle {
-  /** count datagrams are in the slab (slot i at i * maxMessageSize), their records in meta. */
-  onmessage?: (count: number) => void;
+  /** count records are in meta; each datagram's bytes are in one of the arenas. */
+  onmessage?: (count: number, ...arenas: ArrayBuffer[]) => void;
   onwritable?: () => void;
   onerror?: (info: NativeErrorInfo, syscall: string) => void;
   bind(address: string, port: number): NativeErrorInfo | undefined;
@@ -39,7 +39,6 @@ export interface Binding {
     reuseAddress: boolean,
     maxMessageSize: number,
     meta: Int32Array,
-    slab: Uint8Array,
   ) => UdpHandle;
   sourceControlBytes(
     socketFamily: 4 | 6,
@@ -75,6 +74,8 @@ export const enum Meta {
   DestinationFamily = 14,
   DestinationAddress = 15,
   InterfaceIndex = 19,
+  Arena = 20,
+  ArenaOffset = 21,
 }
 export const FLAG_TRUNCATED = 1;
 export const FLAG_CONTROL_TRUNCATED = 2;

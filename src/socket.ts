@@ -138,6 +138,27 @@ function sameAddress(meta: Int32Array, a: number, b: number, familyA: number, fa
     (familyA === 4 || (meta[a + 1] === meta[b + 1] && meta[a + 2] === meta[b + 2] && meta[a + 3] === meta[b + 3]));
 }
 
+// A Buffer over part of an ArrayBuffer. Node's own Buffer class, which Buffer[Symbol.species]
+// returns, makes one without Buffer.from's argument checks, a third of the cost of a
+// received message in bench/. The fallback is for a runtime that does not expose it.
+type BufferViewClass = new (buffer: ArrayBuffer, byteOffset: number, length: number) => Buffer;
+const BufferView: BufferViewClass = (() => {
+  const species = (Buffer as unknown as Record<symbol, unknown>)[Symbol.species];
+  if (typeof species === 'function' && species !== Buffer) {
+    try {
+      const view = new (species as BufferViewClass)(new ArrayBuffer(2), 1, 1);
+      if (Object.getPrototypeOf(view) === Buffer.prototype && view.byteOffset === 1 && view.length === 1) {
+        return species as BufferViewClass;
+      }
+    } catch {
+      // not a constructor of views: use the fallback
+    }
+  }
+  return function viewOf(buffer: ArrayBuffer, byteOffset: number, length: number) {
+    return Buffer.from(buffer, byteOffset, length);
+  } as unknown as BufferViewClass;
+})();
+
 function isErrorInfo(value: unknown): value is NativeErrorInfo {
   return typeof value === 'object' && value !== null;
 }
@@ -202,8 +223,6 @@ export class Socket extends EventEmitter {
   private handle: UdpHandle | undefined;
   private bound = false;
   private readonly meta: Int32Array;
-  private readonly slab: Buffer;
-  private readonly maxMessageSize: number;
   private readonly formatter: AddressFormatter;
   private queue: QueuedSend[] = [];
   private batchBytes: Float64Array | undefined;
@@ -238,16 +257,14 @@ export class Socket extends EventEmitter {
     const ipv6Only = this.family === 6 && Boolean(settings.ipv6Only);
     this.meta = new Int32Array(binding.receiveBatch * binding.metaStride);
     this.formatter = new AddressFormatter(this.meta);
-    this.maxMessageSize = maxMessageSize;
-    this.slab = Buffer.allocUnsafeSlow(binding.receiveBatch * maxMessageSize);
     try {
       this.handle = new binding.UdpHandle(
-        this.family, ipv6Only, Boolean(settings.reuseAddr), maxMessageSize, this.meta, this.slab);
+        this.family, ipv6Only, Boolean(settings.reuseAddr), maxMessageSize, this.meta);
     } catch (error) {
       const info = (error as { info?: NativeErrorInfo }).info;
       throw info ? systemError(info, 'socket') : error;
     }
-    this.handle.onmessage = (count) => this.deliver(count);
+    this.handle.onmessage = (count, ...arenas) => this.deliver(count, arenas);
     this.handle.onwritable = () => this.flushQueue();
     this.handle.onerror = (info, syscall) => this.emit('error', systemError(info, syscall));
     if (recvBufferSize !== undefined) this.setOption('recvBufferSize', recvBufferSize);
@@ -650,18 +667,18 @@ export class Socket extends EventEmitter {
     else process.nextTick(() => this.emit('error', error));
   }
 
-  private deliver(count: number): void {
+  private deliver(count: number, arenas: ArrayBuffer[]): void {
     const sends: CoalescedSend[] = [];
     this.coalescing = sends;
     try {
-      this.emitMessages(count);
+      this.emitMessages(count, arenas);
     } finally {
       this.coalescing = undefined;
       this.flushCoalesced(sends);
     }
   }
 
-  private emitMessages(count: number): void {
+  private emitMessages(count: number, arenas: ArrayBuffer[]): void {
     const meta = this.meta;
     const stride = binding.metaStride;
     const formatter = this.formatter;
@@ -669,12 +686,9 @@ export class Socket extends EventEmitter {
     for (let i = 0; i < count && this.handle !== undefined; i++) {
       const at = i * stride;
       const size = meta[at + Meta.Length];
-      // Each message is copied out of the receive memory, which the next batch overwrites.
-      // A small one lands in Node's 8 KiB Buffer pool, as fs and net reads do, so keeping a
-      // message pins at most 8 KiB; a larger one gets an allocation of its exact size.
-      const msg = Buffer.allocUnsafe(size);
-      const offset = i * this.maxMessageSize;
-      this.slab.copy(msg, 0, offset, offset + size);
+      // The addon copied the bytes into an arena of at most 8 KiB, or of the message's own
+      // size, so a kept message pins no more than Buffer.allocUnsafe's pool would.
+      const msg = new BufferView(arenas[meta[at + Meta.Arena]], meta[at + Meta.ArenaOffset], size);
       const peerFamily = meta[at + Meta.PeerFamily];
       let address = formatter.format(peerFamily, at + Meta.PeerAddress);
       const scope = meta[at + Meta.PeerScope];

@@ -105,6 +105,21 @@ describe('receive', function () {
     assert.strictEqual(nextInfo.truncated, false);
   });
 
+  it('cuts a datagram longer than a maxMessageSize of several KiB, keeping its first bytes', async function () {
+    const server = open({ type: 'udp4', maxMessageSize: 5000 });
+    const port = await bound(server, 0, '127.0.0.1');
+    const client = open('udp4');
+    const sent = Buffer.from(Array.from({ length: 6000 }, (_, i) => i % 251));
+    client.send(sent, port, '127.0.0.1');
+    const [msg, rinfo] = await nextMessage(server);
+    assert.ok(msg.equals(sent.subarray(0, 5000)));
+    assert.strictEqual(rinfo.truncated, true);
+    client.send(sent.subarray(0, 4999), port, '127.0.0.1');
+    const [whole, wholeInfo] = await nextMessage(server);
+    assert.ok(whole.equals(sent.subarray(0, 4999)));
+    assert.strictEqual(wholeInfo.truncated, false);
+  });
+
   it('by default receives the largest UDP datagram whole', async function () {
     const server = open('udp4');
     const port = await bound(server, 0, '127.0.0.1');
@@ -149,5 +164,30 @@ describe('receive', function () {
     assert.deepStrictEqual(received.map((m) => Number(m.toString())), [...Array(count).keys()]);
     // Each message owns its bytes: nothing a later datagram overwrites.
     assert.ok(received.every((m, i) => m.buffer !== received[(i + 1) % count].buffer || m.byteOffset !== received[(i + 1) % count].byteOffset));
+  });
+
+  it('gives every message a Buffer of its own bytes that pins at most 8 KiB, or its own size', async function () {
+    // The addon packs small datagrams into shared 8 KiB arenas, as Buffer.allocUnsafe's pool
+    // does, and gives one of 4 KiB or more an arena of its own: check both, across arena
+    // boundaries, after later datagrams have arrived.
+    const server = open({ type: 'udp4', recvBufferSize: 4 << 20 });
+    const port = await bound(server, 0, '127.0.0.1');
+    const client = open('udp4');
+    const sizes = [0, 1, 7, 64, 511, 1400, 4095, 4096, 9000, 3000, 2000, 65507];
+    const count = 240;
+    const payload = (i) => Buffer.alloc(sizes[i % sizes.length], (i * 37) % 251);
+    const received = [];
+    server.on('message', (msg) => received.push(msg));
+    for (let i = 0; i < count; i++) await sendAsync(client, payload(i), port, '127.0.0.1');
+    while (received.length < count) await once(server, 'message');
+    received.forEach((msg, i) => {
+      assert.ok(msg.equals(payload(i)), `message ${i} (${msg.length} bytes) keeps its bytes`);
+      assert.strictEqual(Object.getPrototypeOf(msg), Buffer.prototype);
+      if (msg.length >= 4096) assert.strictEqual(msg.buffer.byteLength, msg.length);
+      else assert.ok(msg.buffer.byteLength <= 8192, `a ${msg.length}-byte message pins ${msg.buffer.byteLength}`);
+    });
+    // Small ones share arenas: not one allocation per datagram.
+    const arenas = new Set(received.filter((m) => m.length < 4096).map((m) => m.buffer));
+    assert.ok(arenas.size < received.filter((m) => m.length < 4096).length / 2, `${arenas.size} arenas`);
   });
 });
