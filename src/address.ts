@@ -32,10 +32,17 @@ export function isIPv6LinkLocal(address: string): boolean {
 
 const CACHE_LIMIT = 1024;
 
+// Formatted addresses, in a direct-mapped cache: a hash of the raw bytes picks one entry,
+// which keeps the last address that hashed there. A lookup is a few integer compares, with no
+// string built for the key, and the cache can never grow.
+const FORMAT_CACHE_SIZE = 256; // a power of two
+
 export class AddressFormatter {
   private readonly bytes: Uint8Array;
-  private readonly v4 = new Map<number, string>();
-  private readonly v6 = new Map<string, string>();
+  private readonly v4Keys = new Int32Array(FORMAT_CACHE_SIZE);
+  private readonly v4Texts: Array<string | undefined> = new Array(FORMAT_CACHE_SIZE).fill(undefined);
+  private readonly v6Keys = new Int32Array(FORMAT_CACHE_SIZE * 4);
+  private readonly v6Texts: Array<string | undefined> = new Array(FORMAT_CACHE_SIZE).fill(undefined);
 
   constructor(private readonly words: Int32Array) {
     this.bytes = new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
@@ -46,22 +53,34 @@ export class AddressFormatter {
     const words = this.words;
     if (family === 4) {
       const key = words[index];
-      let text = this.v4.get(key);
-      if (text === undefined) {
+      const entry = (key ^ (key >>> 8) ^ (key >>> 16) ^ (key >>> 24)) & (FORMAT_CACHE_SIZE - 1);
+      let text = this.v4Texts[entry];
+      if (text === undefined || this.v4Keys[entry] !== key) {
         const b = this.bytes;
         const at = index * 4;
         text = `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-        if (this.v4.size >= CACHE_LIMIT) this.v4.clear();
-        this.v4.set(key, text);
+        this.v4Keys[entry] = key;
+        this.v4Texts[entry] = text;
       }
       return text;
     }
-    const key = `${words[index]},${words[index + 1]},${words[index + 2]},${words[index + 3]}`;
-    let text = this.v6.get(key);
-    if (text === undefined) {
+    const w0 = words[index];
+    const w1 = words[index + 1];
+    const w2 = words[index + 2];
+    const w3 = words[index + 3];
+    let mixed = w0 ^ w1 ^ w2 ^ w3;
+    mixed ^= mixed >>> 16;
+    const entry = (mixed ^ (mixed >>> 8)) & (FORMAT_CACHE_SIZE - 1);
+    const keys = this.v6Keys;
+    const at = entry * 4;
+    let text = this.v6Texts[entry];
+    if (text === undefined || keys[at] !== w0 || keys[at + 1] !== w1 || keys[at + 2] !== w2 || keys[at + 3] !== w3) {
       text = formatIPv6(this.bytes, index * 4);
-      if (this.v6.size >= CACHE_LIMIT) this.v6.clear();
-      this.v6.set(key, text);
+      keys[at] = w0;
+      keys[at + 1] = w1;
+      keys[at + 2] = w2;
+      keys[at + 3] = w3;
+      this.v6Texts[entry] = text;
     }
     return text;
   }
