@@ -5,7 +5,9 @@
 //
 //   ref send     PORT SIZE COUNT SRC     sendmsg + IP_PKTINFO, one datagram per call
 //   ref sendmmsg PORT SIZE COUNT SRC     sendmmsg, 32 per call, each with IP_PKTINFO
-//   ref recv     PORT SECONDS [recvmsg]  drain with recvmmsg (32) or recvmsg, IP_PKTINFO on
+//   ref recv     PORT SECONDS WARMUP [recvmsg]
+//                                        drain with recvmmsg (32) or recvmsg, IP_PKTINFO on,
+//                                        counting from WARMUP seconds after the first datagram
 //   ref flood    PORT SIZE SECONDS       feed datagrams as fast as possible (sendmmsg)
 //   ref sink     PORT SECONDS            drain and discard (the far end of the send benches)
 //   ref load     PORT SECONDS WINDOW     queries with WINDOW outstanding; counts answers
@@ -99,7 +101,7 @@ static int send_bench(int port, int size, long count, const char* source, int ba
   return 0;
 }
 
-static int recv_bench(int port, double seconds, int single, int discard_only) {
+static int recv_bench(int port, double seconds, double warmup, int single, int discard_only) {
   int fd = udp_socket(port, 4 << 20);
   static char buffers[BATCH][2048];
   static char controls[BATCH][128];
@@ -107,7 +109,7 @@ static int recv_bench(int port, double seconds, int single, int discard_only) {
   struct mmsghdr messages[BATCH];
   struct iovec vectors[BATCH];
   long received = 0;
-  double start = 0, end = 0, cpu_start = 0;
+  double warm_end = 0, start = 0, end = 0, cpu_start = 0;
   struct pollfd poller = {.fd = fd, .events = POLLIN};
   // Never outlive the benchmark, whether or not anything arrives.
   const double give_up = now() + seconds * 3 + 5;
@@ -125,12 +127,16 @@ static int recv_bench(int port, double seconds, int single, int discard_only) {
       if (start > 0 && now() > end) break;
       // Drained: sleep while the queue fills, as bench/worker.js does, so that this measures
       // draining in full batches rather than waking up for each datagram.
-      if (start > 0 && !discard_only) usleep(20000);
+      if (warm_end > 0 && !discard_only) usleep(20000);
       if (poll(&poller, 1, 200) == 0 && start > 0) break;
       continue;
     }
     if (start == 0) {
-      start = now();  // the clock starts with the first datagram
+      // The clock starts once the warm-up that follows the first datagram is over, as in
+      // bench/worker.js (where it covers JIT compilation).
+      if (warm_end == 0) warm_end = now() + warmup;
+      if (now() < warm_end) continue;
+      start = now();
       cpu_start = cpu_seconds();
       end = start + seconds;
     }
@@ -197,8 +203,8 @@ int main(int argc, char** argv) {
   if (!strcmp(mode, "send") || !strcmp(mode, "sendmmsg")) {
     return send_bench(port, atoi(argv[3]), atol(argv[4]), argv[5], !strcmp(mode, "sendmmsg"));
   }
-  if (!strcmp(mode, "recv")) return recv_bench(port, atof(argv[3]), argc > 4, 0);
-  if (!strcmp(mode, "sink")) return recv_bench(port, atof(argv[3]), 0, 1);
+  if (!strcmp(mode, "recv")) return recv_bench(port, atof(argv[3]), argc > 4 ? atof(argv[4]) : 0, argc > 5, 0);
+  if (!strcmp(mode, "sink")) return recv_bench(port, atof(argv[3]), 0, 0, 1);
   if (!strcmp(mode, "flood")) return flood(port, atoi(argv[3]), atof(argv[4]));
   if (!strcmp(mode, "load")) return load(port, atof(argv[3]), atoi(argv[4]));
   fprintf(stderr, "unknown mode %s\n", mode);

@@ -1,7 +1,9 @@
 // npm run bench: sendmsg against Node's dgram and a C reference, on loopback, in turns so
 // that machine drift cancels. Prints datagrams/s (median of the runs, with min-max) and the
 // ratios sendmsg/dgram and sendmsg/C. Every path is bounded in time.
-//   node bench/run.js [--runs N] [--seconds S] [--only PATH]
+// Every measurement starts after a warm-up of WARMUP seconds, for every implementation, so that
+// it measures a long-running server rather than JIT compilation.
+//   node bench/run.js [--runs N] [--seconds S] [--warmup W] [--only PATH]
 const { execFileSync, spawn } = require('child_process');
 const { once } = require('events');
 const os = require('os');
@@ -13,6 +15,7 @@ const arg = (name, fallback) => {
 };
 const RUNS = Number(arg('runs', 5));
 const SECONDS = Number(arg('seconds', 1));
+const WARMUP = Number(arg('warmup', 0.3));
 const ONLY = arg('only', '');
 const here = __dirname;
 const ref = path.join(here, '.build', 'ref');
@@ -45,11 +48,11 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const measure = {
   async send(impl, size) {
     const p = port();
-    const sink = run(ref, ['sink', String(p), String(SECONDS + 5)]);
+    const sink = run(ref, ['sink', String(p), String(SECONDS + WARMUP + 5)]);
     await sleep(50);
     let rate;
     if (impl === 'C') rate = await run(ref, [size.batch ? 'sendmmsg' : 'send', String(p), String(size.bytes), String(size.count), '127.0.0.1']).done;
-    else rate = await run(...node('send', impl, String(size.bytes), String(p), String(SECONDS))).done;
+    else rate = await run(...node('send', impl, String(size.bytes), String(p), String(SECONDS), String(WARMUP))).done;
     sink.child.kill();
     return rate;
   },
@@ -57,13 +60,13 @@ const measure = {
     const p = port();
     let receiver;
     if (impl === 'C') {
-      receiver = run(ref, ['recv', String(p), String(SECONDS)]);
+      receiver = run(ref, ['recv', String(p), String(SECONDS), String(WARMUP)]);
       await sleep(50);
     } else {
-      receiver = run(...node('receive', impl, String(p), String(SECONDS)), { readyOnStderr: true });
+      receiver = run(...node('receive', impl, String(p), String(SECONDS), String(WARMUP)), { readyOnStderr: true });
       await receiver.ready;
     }
-    const feeder = run(ref, ['flood', String(p), String(bytes), String(SECONDS + 2)]);
+    const feeder = run(ref, ['flood', String(p), String(bytes), String(SECONDS + WARMUP + 2)]);
     const rate = await receiver.done;
     feeder.child.kill();
     return rate;
@@ -74,6 +77,7 @@ const measure = {
     if (impl === 'C') return undefined;
     server = run(...node('reply', impl, String(p)), { readyOnStderr: true });
     await server.ready;
+    await run(ref, ['load', String(p), String(WARMUP), '64']).done;
     const rate = await run(ref, ['load', String(p), String(SECONDS), '64']).done;
     server.child.kill();
     return rate;
@@ -104,7 +108,7 @@ process.on('unhandledRejection', (error) => {
 (async () => {
   buildReference();
   console.log(`sendmsg benchmark: ${os.cpus().length} x ${os.cpus()[0].model}, Node ${process.version}, ` +
-    `${RUNS} runs of ${SECONDS} s per path and implementation, ${new Date().toISOString()}`);
+    `${RUNS} runs of ${SECONDS} s (after ${WARMUP} s of warm-up) per path and implementation, ${new Date().toISOString()}`);
   const results = new Map(PATHS.map((p) => [p.name, Object.fromEntries(p.impls.map((i) => [i, []]))]));
   for (let runIndex = 0; runIndex < RUNS; runIndex++) {
     for (const p of PATHS) {

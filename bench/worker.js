@@ -1,7 +1,8 @@
 // One measurement in a fresh process, for bench/run.js. Prints datagrams per second.
-//   node worker.js send    IMPL SIZE PORT SECONDS   IMPL: sendmsg | dgram | batch
-//   node worker.js receive IMPL PORT SECONDS        counts from the first datagram on
-//   node worker.js reply   IMPL PORT                answers until killed
+//   node worker.js send    IMPL SIZE PORT SECONDS WARMUP   IMPL: sendmsg | dgram | batch
+//   node worker.js receive IMPL PORT SECONDS WARMUP        counts from WARMUP s after the first datagram
+//   node worker.js reply   IMPL PORT                       answers until killed
+// The warm-up (JIT compilation, first allocations) is not counted: a server runs for long.
 // BENCH_MAX_MESSAGE_SIZE=N sets the sendmsg sockets' maxMessageSize (default 65535).
 const dgram = require('dgram');
 const sendmsg = require('..');
@@ -14,28 +15,31 @@ function createSocket() {
     : sendmsg.createSocket({ type: 'udp4', maxMessageSize: Number(process.env.BENCH_MAX_MESSAGE_SIZE) || undefined });
 }
 
-async function send(size, port, seconds) {
+async function send(size, port, seconds, warmup) {
   const socket = createSocket();
   await new Promise((resolve) => socket.bind(0, '0.0.0.0', resolve));
   const payload = Buffer.alloc(size, 1);
   const options = { port, address: '127.0.0.1', localAddress: '127.0.0.1' };
   const batch = Array.from({ length: 32 }, () => ({ msg: payload, ...options }));
+  const burst = () => new Promise((resolve) => {
+    let pending = BURST;
+    const done = () => { if (--pending === 0) resolve(); };
+    if (impl === 'batch') {
+      pending = BURST / 32;
+      for (let i = 0; i < BURST / 32; i++) socket.sendBatch(batch, done);
+    } else if (impl === 'dgram') {
+      for (let i = 0; i < BURST; i++) socket.send(payload, port, '127.0.0.1', done);
+    } else {
+      for (let i = 0; i < BURST; i++) socket.send(payload, options, done);
+    }
+  });
+  const warmEnd = Date.now() + warmup * 1000;
+  while (Date.now() < warmEnd) await burst();
   const end = Date.now() + seconds * 1000;
   const start = process.hrtime.bigint();
   let sent = 0;
   while (Date.now() < end) {
-    await new Promise((resolve) => {
-      let pending = BURST;
-      const done = () => { if (--pending === 0) resolve(); };
-      if (impl === 'batch') {
-        pending = BURST / 32;
-        for (let i = 0; i < BURST / 32; i++) socket.sendBatch(batch, done);
-      } else if (impl === 'dgram') {
-        for (let i = 0; i < BURST; i++) socket.send(payload, port, '127.0.0.1', done);
-      } else {
-        for (let i = 0; i < BURST; i++) socket.send(payload, options, done);
-      }
-    });
+    await burst();
     sent += BURST;
   }
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
@@ -43,7 +47,7 @@ async function send(size, port, seconds) {
   return sent / elapsed;
 }
 
-async function receive(port, seconds) {
+async function receive(port, seconds, warmup) {
   const socket = createSocket();
   let count = 0;
   let lastLocal;
@@ -65,18 +69,22 @@ async function receive(port, seconds) {
       setImmediate(turn);
     };
     let cpuStart;
+    let countAtStart;
     socket.on('message', (msg, rinfo) => {
       arrivedThisTurn++;
       if (count++ === 0) {
-        cpuStart = process.cpuUsage();
         turn();
         setTimeout(() => {
-          const cpu = process.cpuUsage(cpuStart);
-          running = false;
-          socket.close();
-          if (impl !== 'dgram' && lastLocal !== '127.0.0.1') throw new Error('no packet info');
-          resolve((count - 1) / ((cpu.user + cpu.system) / 1e6));
-        }, seconds * 1000);
+          cpuStart = process.cpuUsage();
+          countAtStart = count;
+          setTimeout(() => {
+            const cpu = process.cpuUsage(cpuStart);
+            running = false;
+            socket.close();
+            if (impl !== 'dgram' && lastLocal !== '127.0.0.1') throw new Error('no packet info');
+            resolve((count - countAtStart) / ((cpu.user + cpu.system) / 1e6));
+          }, seconds * 1000);
+        }, warmup * 1000);
       }
       lastLocal = rinfo.localAddress;
     });
@@ -97,8 +105,8 @@ async function reply(port) {
 
 (async () => {
   let rate;
-  if (mode === 'send') rate = await send(Number(args[0]), Number(args[1]), Number(args[2]));
-  else if (mode === 'receive') rate = await receive(Number(args[0]), Number(args[1]));
+  if (mode === 'send') rate = await send(Number(args[0]), Number(args[1]), Number(args[2]), Number(args[3]));
+  else if (mode === 'receive') rate = await receive(Number(args[0]), Number(args[1]), Number(args[2]));
   else if (mode === 'reply') rate = await reply(Number(args[0]));
   console.log(Math.round(rate));
   process.exit(0);
