@@ -11,7 +11,8 @@
 //   ref flood    PORT SIZE SECONDS       feed datagrams as fast as possible (sendmmsg)
 //   ref sink     PORT SECONDS            drain and discard (the far end of the send benches)
 //   ref load     PORT SECONDS WINDOW     queries with WINDOW outstanding; counts answers
-// Each prints one number: datagrams per second.
+// Each prints datagrams per second. send, sendmmsg and recv also print the CPU time each datagram
+// cost this process, in nanoseconds: user, then system (see report_cpu).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,11 +34,24 @@ static double now(void) {
   return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static double cpu_seconds(void) {
+struct cpu_time {
+  double user, system;  // seconds
+};
+
+static struct cpu_time cpu_time(void) {
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec +
-         usage.ru_stime.tv_usec / 1e6;
+  return (struct cpu_time){usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6,
+                           usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6};
+}
+
+// "RATE USER SYSTEM": the rate, then the CPU time per datagram since start, split into user
+// and system time (ns), which shows where the time goes: in this program or in the kernel.
+static void report(double rate, struct cpu_time start, long datagrams) {
+  struct cpu_time end = cpu_time();
+  if (datagrams <= 0) datagrams = 1;
+  printf("%.0f %.0f %.0f\n", rate, (end.user - start.user) * 1e9 / datagrams,
+         (end.system - start.system) * 1e9 / datagrams);
 }
 
 static int udp_socket(int port, int rcvbuf) {
@@ -87,6 +101,7 @@ static int send_bench(int port, int size, long count, const char* source, int ba
                                           .msg_controllen = pktinfo(controls[i], source)};
   }
   double start = now();
+  struct cpu_time cpu_start = cpu_time();
   long sent = 0;
   while (sent < count) {
     int n = batch ? sendmmsg(fd, messages, BATCH, 0) : (sendmsg(fd, &messages[0].msg_hdr, 0) >= 0);
@@ -97,7 +112,7 @@ static int send_bench(int port, int size, long count, const char* source, int ba
     }
     sent += n;
   }
-  printf("%.0f\n", sent / (now() - start));
+  report(sent / (now() - start), cpu_start, sent);
   return 0;
 }
 
@@ -109,7 +124,8 @@ static int recv_bench(int port, double seconds, double warmup, int single, int d
   struct mmsghdr messages[BATCH];
   struct iovec vectors[BATCH];
   long received = 0;
-  double warm_end = 0, start = 0, end = 0, cpu_start = 0;
+  double warm_end = 0, start = 0, end = 0;
+  struct cpu_time cpu_start = {0, 0};
   struct pollfd poller = {.fd = fd, .events = POLLIN};
   // Never outlive the benchmark, whether or not anything arrives.
   const double give_up = now() + seconds * 3 + 5;
@@ -137,14 +153,19 @@ static int recv_bench(int port, double seconds, double warmup, int single, int d
       if (warm_end == 0) warm_end = now() + warmup;
       if (now() < warm_end) continue;
       start = now();
-      cpu_start = cpu_seconds();
+      cpu_start = cpu_time();
       end = start + seconds;
     }
     received += n;
     if ((received & 1023) < (unsigned)n && now() > end) break;
   }
   // Datagrams per CPU-second of this process: what one core can take in (see bench/run.js).
-  printf("%.0f\n", start > 0 ? received / (cpu_seconds() - cpu_start) : 0.0);
+  if (discard_only || start == 0) {
+    printf("0\n");
+    return 0;
+  }
+  struct cpu_time cpu = cpu_time();
+  report(received / (cpu.user + cpu.system - cpu_start.user - cpu_start.system), cpu_start, received);
   return 0;
 }
 

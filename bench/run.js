@@ -36,7 +36,9 @@ function run(command, args, { readyOnStderr = false } = {}) {
     : Promise.resolve();
   const done = once(child, 'close').then(([code]) => {
     if (code !== 0 && code !== null) throw new Error(`${command} ${args.join(' ')} exited ${code}`);
-    return Number(output.trim());
+    // "RATE [USER SYSTEM]": datagrams/s, then the CPU time per datagram in ns when measured.
+    const [rate, user, system] = output.trim().split(/\s+/).map(Number);
+    return { rate, cpu: user === undefined ? undefined : { user, system } };
   });
   return { child, ready, done };
 }
@@ -44,17 +46,18 @@ function run(command, args, { readyOnStderr = false } = {}) {
 const node = (...args) => [process.execPath, [path.join(here, 'worker.js'), ...args]];
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// Each returns datagrams per second for one implementation.
+// Each returns { rate: datagrams per second, cpu?: { user, system } ns per datagram } for one
+// implementation.
 const measure = {
   async send(impl, size) {
     const p = port();
     const sink = run(ref, ['sink', String(p), String(SECONDS + WARMUP + 5)]);
     await sleep(50);
-    let rate;
-    if (impl === 'C') rate = await run(ref, [size.batch ? 'sendmmsg' : 'send', String(p), String(size.bytes), String(size.count), '127.0.0.1']).done;
-    else rate = await run(...node('send', impl, String(size.bytes), String(p), String(SECONDS), String(WARMUP))).done;
+    let result;
+    if (impl === 'C') result = await run(ref, [size.batch ? 'sendmmsg' : 'send', String(p), String(size.bytes), String(size.count), '127.0.0.1']).done;
+    else result = await run(...node('send', impl, String(size.bytes), String(p), String(SECONDS), String(WARMUP))).done;
     sink.child.kill();
-    return rate;
+    return result;
   },
   async receive(impl, bytes) {
     const p = port();
@@ -67,9 +70,9 @@ const measure = {
       await receiver.ready;
     }
     const feeder = run(ref, ['flood', String(p), String(bytes), String(SECONDS + WARMUP + 2)]);
-    const rate = await receiver.done;
+    const result = await receiver.done;
     feeder.child.kill();
-    return rate;
+    return result;
   },
   async reply(impl) {
     const p = port();
@@ -78,9 +81,9 @@ const measure = {
     server = run(...node('reply', impl, String(p)), { readyOnStderr: true });
     await server.ready;
     await run(ref, ['load', String(p), String(WARMUP), '64']).done;
-    const rate = await run(ref, ['load', String(p), String(SECONDS), '64']).done;
+    const result = await run(ref, ['load', String(p), String(SECONDS), '64']).done;
     server.child.kill();
-    return rate;
+    return result;
   },
 };
 
@@ -115,20 +118,39 @@ process.on('unhandledRejection', (error) => {
       // Alternate the order too, so neither implementation always runs first.
       const impls = runIndex % 2 ? [...p.impls].reverse() : p.impls;
       for (const impl of impls) {
-        const rate = await measure[p.kind](impl, p.size);
-        if (rate !== undefined) results.get(p.name)[impl].push(rate);
+        const result = await measure[p.kind](impl, p.size);
+        if (result !== undefined) results.get(p.name)[impl].push(result);
       }
     }
     process.stderr.write(`run ${runIndex + 1}/${RUNS} done\n`);
   }
-  console.log('\n| path | sendmsg | dgram | C | sendmsg / dgram | sendmsg / C |');
+  const rates = (list) => (list ?? []).map((result) => result.rate);
+  console.log('\nDatagrams per second: median of the runs (min-max).\n');
+  console.log('| path | sendmsg | dgram | C | sendmsg / dgram | sendmsg / C |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const p of PATHS) {
     const r = results.get(p.name);
-    const ours = r.sendmsg ?? r.batch;
-    const cell = (values) => (values && values.length
+    const ours = rates(r.sendmsg ?? r.batch);
+    const cell = (values) => (values.length
       ? `${fmt(median(values))} (${fmt(Math.min(...values))}-${fmt(Math.max(...values))})` : '-');
-    const ratio = (a, b) => (a && b && a.length && b.length ? (median(a) / median(b)).toFixed(2) : '-');
-    console.log(`| ${p.name} | ${cell(ours)} | ${cell(r.dgram)} | ${cell(r.C)} | ${ratio(ours, r.dgram)} | ${ratio(ours, r.C)} |`);
+    const ratio = (a, b) => (a.length && b.length ? (median(a) / median(b)).toFixed(2) : '-');
+    console.log(`| ${p.name} | ${cell(ours)} | ${cell(rates(r.dgram))} | ${cell(rates(r.C))} | ` +
+      `${ratio(ours, rates(r.dgram))} | ${ratio(ours, rates(r.C))} |`);
+  }
+  // Where the time goes: the measuring process's own CPU time per datagram, split into user
+  // time (JavaScript, Node, the addon) and system time (the kernel's UDP path).
+  console.log('\nCPU time per datagram of the measuring process, in ns: user + system (medians).\n');
+  console.log('| path | sendmsg | dgram | C |');
+  console.log('|---|---:|---:|---:|');
+  for (const p of PATHS) {
+    const r = results.get(p.name);
+    const cpu = (list) => {
+      const measured = (list ?? []).filter((result) => result.cpu);
+      if (!measured.length) return '-';
+      const user = median(measured.map((result) => result.cpu.user));
+      const system = median(measured.map((result) => result.cpu.system));
+      return `${user.toFixed(0)} + ${system.toFixed(0)}`;
+    };
+    if (p.kind !== 'reply') console.log(`| ${p.name} | ${cpu(r.sendmsg ?? r.batch)} | ${cpu(r.dgram)} | ${cpu(r.C)} |`);
   }
 })();

@@ -1,4 +1,5 @@
-// One measurement in a fresh process, for bench/run.js. Prints datagrams per second.
+// One measurement in a fresh process, for bench/run.js. Prints datagrams per second and, for
+// send and receive, the CPU time per datagram of this process in ns: user, then system.
 //   node worker.js send    IMPL SIZE PORT SECONDS WARMUP   IMPL: sendmsg | dgram | batch
 //   node worker.js receive IMPL PORT SECONDS WARMUP        counts from WARMUP s after the first datagram
 //   node worker.js reply   IMPL PORT                       answers until killed
@@ -37,14 +38,16 @@ async function send(size, port, seconds, warmup) {
   while (Date.now() < warmEnd) await burst();
   const end = Date.now() + seconds * 1000;
   const start = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
   let sent = 0;
   while (Date.now() < end) {
     await burst();
     sent += BURST;
   }
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpuStart);
   socket.close();
-  return sent / elapsed;
+  return [sent / elapsed, (cpu.user * 1000) / sent, (cpu.system * 1000) / sent];
 }
 
 async function receive(port, seconds, warmup) {
@@ -82,7 +85,9 @@ async function receive(port, seconds, warmup) {
             running = false;
             socket.close();
             if (impl !== 'dgram' && lastLocal !== '127.0.0.1') throw new Error('no packet info');
-            resolve((count - countAtStart) / ((cpu.user + cpu.system) / 1e6));
+            const received = count - countAtStart;
+            resolve([received / ((cpu.user + cpu.system) / 1e6), (cpu.user * 1000) / received,
+              (cpu.system * 1000) / received]);
           }, seconds * 1000);
         }, warmup * 1000);
       }
@@ -104,10 +109,10 @@ async function reply(port) {
 }
 
 (async () => {
-  let rate;
-  if (mode === 'send') rate = await send(Number(args[0]), Number(args[1]), Number(args[2]), Number(args[3]));
-  else if (mode === 'receive') rate = await receive(Number(args[0]), Number(args[1]), Number(args[2]));
-  else if (mode === 'reply') rate = await reply(Number(args[0]));
-  console.log(Math.round(rate));
+  let result;
+  if (mode === 'send') result = await send(Number(args[0]), Number(args[1]), Number(args[2]), Number(args[3]));
+  else if (mode === 'receive') result = await receive(Number(args[0]), Number(args[1]), Number(args[2]));
+  else if (mode === 'reply') result = await reply(Number(args[0]));
+  console.log(result.map(Math.round).join(' '));
   process.exit(0);
 })();
