@@ -1,7 +1,9 @@
 // What arrives, and what rinfo says about it.
+const { spawnSync } = require('child_process');
 const { once } = require('events');
+const path = require('path');
 const sendmsg = require('..');
-const { assert, platform, socketsClosedAfterEachTest, nextMessage, bound, sendAsync } = require('./helpers');
+const { assert, platform, socketsClosedAfterEachTest, nextMessage, bound, sendAsync, nodeArgs } = require('./helpers');
 
 describe('receive', function () {
   const open = socketsClosedAfterEachTest();
@@ -193,5 +195,12 @@ describe('receive', function () {
     // Small ones share arenas: not one allocation per datagram.
     const arenas = new Set(received.filter((m) => m.length < 4096).map((m) => m.buffer));
     assert.ok(arenas.size < received.filter((m) => m.length < 4096).length / 2, `${arenas.size} arenas`);
+  });
+
+  it('gives Buffers on a runtime whose Buffer has no Symbol.species class (the fallback)', function () {
+    const child = spawnSync(process.execPath, nodeArgs(path.join(__dirname, 'fixtures', 'no-buffer-species.js')),
+      { encoding: 'utf8', timeout: 15000 });
+    assert.strictEqual(child.status, 0, child.stderr);
+    assert.deepStrictEqual(JSON.parse(child.stdout), { buffers: true, texts: ['first', 'second'] });
   });
 });
