@@ -694,7 +694,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   }
 
   // Fails only when V8 cannot allocate, which leaves an exception pending: it is reported
-  // as one from a listener would be, and the batch is dropped.
+  // as one from a listener would be, and the batch is dropped. *data is left as it was, so
+  // the current arena and its reference still match.
   bool NewArrayBuffer(size_t length, napi_value* value, uint8_t** data) {
     void* memory = nullptr;
     if (napi_create_arraybuffer(Env(), length, &memory, value) == napi_ok) {
@@ -702,7 +703,6 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
       return true;
     }
     ReportPendingException();
-    arena_data_ = nullptr;
     return false;
   }
 
