@@ -54,13 +54,28 @@ constexpr int kFlagControlTruncated = 2;
 // batches.
 constexpr size_t kSendBatch = 64;
 
-// One datagram's send arguments, converted: the OutgoingDatagram points into the rest.
+// One send's destination, source and interface, as src/send-record.ts writes them into the
+// Int32Array it gives the handle: src/ parses every address (one parser decides), and the
+// addon reads the parsed form. Each address is a family word (4, 6, or 0 for none) followed
+// by 4 words of raw network-order bytes.
+enum SendRecord {
+  kRecordPort,
+  kRecordFamily,
+  kRecordAddress,  // 4 words
+  kRecordScope = kRecordAddress + 4,
+  kRecordSourceFamily,  // 0: the kernel chooses the source
+  kRecordSourceAddress,
+  kRecordInterfaceIndex = kRecordSourceAddress + 4,  // 0: the kernel chooses the link
+  kRecordStride,
+};
+
+// The memory one datagram's OutgoingDatagram points into. Every field is written afresh by
+// Prepare for each send: nothing in it survives from one send to the next.
 struct PreparedDatagram {
   Chunk chunks[kMaxGatherBuffers];
   Address destination;
   SourceInfo source;
   alignas(8) uint8_t control[kControlCapacity];
-  OutgoingDatagram datagram;
 };
 
 class UdpHandle;
@@ -138,44 +153,42 @@ bool get_int(Napi::Env env, Napi::Value value, const char* name, int minimum, in
   return true;
 }
 
-bool get_ip(Napi::Env env, Napi::Value value, const char* name, IpAddress* out) {
-  std::string text;
-  if (!get_string(env, value, name, &text)) return false;
-  if (!parse_ip(text, out)) {
-    throw_type_error(env, "ERR_INVALID_IP_ADDRESS",
-                     std::string("Invalid IP address for \"") + name + "\": " + text);
+// The address a record holds at family_word (a family followed by 4 words of bytes); false
+// when the family word is neither 4 nor 6.
+bool record_ip(const int32_t* record, int family_word, IpAddress* out) {
+  *out = IpAddress{};
+  const int family = record[family_word];
+  if (family != 4 && family != 6) return false;
+  out->family = family;
+  std::memcpy(out->bytes, record + family_word + 1, family == 4 ? 4 : 16);
+  return true;
+}
+
+// The socket address of a record's destination (or bind address) for a socket of
+// socket_family. src/ judged it already; a record that fails here is reported as a TypeError,
+// never sent.
+bool record_address(Napi::Env env, const int32_t* record, int socket_family, int minimum_port,
+                    Address* out) {
+  IpAddress ip;
+  const int port = record[kRecordPort];
+  if (!record_ip(record, kRecordFamily, &ip) || port < minimum_port || port > 65535 ||
+      record[kRecordScope] < 0) {
+    throw_type_error(env, "ERR_INVALID_ARG_VALUE", "The send record holds no valid address");
+    return false;
+  }
+  if (ip.family == 6) ip.scope_id = static_cast<uint32_t>(record[kRecordScope]);
+  if (!make_address(socket_family, ip, port, out)) {
+    throw_type_error(env, "ERR_INVALID_ARG_VALUE",
+                     "An IPv6 address cannot be used on an IPv4 socket");
     return false;
   }
   return true;
 }
 
-// The last IP literal read and what it parsed to. A server answers the same few peers from
-// the same few addresses, so most sends skip both the string copy and the parse.
-struct IpCache {
-  char text[64] = "";
-  size_t length = 0;
-  IpAddress ip;
-};
-
-bool get_ip_cached(Napi::Env env, Napi::Value value, const char* name, IpCache* cache,
-                   IpAddress* out) {
-  char text[sizeof cache->text];
-  size_t length = 0;
-  if (value.IsString() &&
-      napi_get_value_string_utf8(env, value, text, sizeof text, &length) == napi_ok &&
-      length < sizeof text - 1) {
-    if (length == cache->length && std::memcmp(text, cache->text, length) == 0) {
-      *out = cache->ip;
-      return true;
-    }
-    if (parse_ip(std::string(text, length), out)) {
-      std::memcpy(cache->text, text, length + 1);
-      cache->length = length;
-      cache->ip = *out;
-      return true;
-    }
-  }
-  return get_ip(env, value, name, out);  // not a string, too long or no IP: its error
+// Whether value is a typed array of type with at least length elements.
+bool is_typed_array(Napi::Value value, napi_typedarray_type type, size_t length) {
+  return value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == type &&
+         value.As<Napi::TypedArray>().ElementLength() >= length;
 }
 
 bool get_chunk(Napi::Value value, Chunk* out) {
@@ -218,26 +231,38 @@ bool get_chunks(Napi::Env env, Napi::Value value, Chunk* chunks, size_t* count) 
   return false;
 }
 
-// The control message that sends to destination from source, through interface_index.
-// Returns its length (0: none needed), or -1 after throwing a TypeError for a source whose
-// family cannot carry the packet.
-int source_control(Napi::Env env, const Address& destination, const IpAddress* source,
-                   uint32_t interface_index, SourceInfo& info, uint8_t* control) {
-  if (source == nullptr && interface_index == 0) return 0;
-  info.ipv4 = is_ipv4_packet(destination);
-  info.interface_index = interface_index;
-  if (source != nullptr) {
-    if ((source->family == 4) != info.ipv4) {
+// The source a record asks for, built afresh from that record alone. Returns the control
+// message's length (0: none needed), or -1 after throwing a TypeError for a record whose source
+// cannot carry the packet to destination.
+int source_control(Napi::Env env, const int32_t* record, const Address& destination,
+                   SourceInfo* info, uint8_t* control) {
+  *info = SourceInfo{};
+  IpAddress source;
+  const bool has_source = record_ip(record, kRecordSourceFamily, &source);
+  const int32_t interface_index = record[kRecordInterfaceIndex];
+  if (record[kRecordSourceFamily] != 0 && !has_source) {
+    throw_type_error(env, "ERR_INVALID_ARG_VALUE", "The send record holds no valid source");
+    return -1;
+  }
+  if (interface_index < 0) {
+    throw_range_error(env, "ERR_OUT_OF_RANGE", "The \"interfaceIndex\" must be >= 0");
+    return -1;
+  }
+  if (!has_source && interface_index == 0) return 0;
+  info->ipv4 = is_ipv4_packet(destination);
+  info->interface_index = static_cast<uint32_t>(interface_index);
+  if (has_source) {
+    if ((source.family == 4) != info->ipv4) {
       throw_type_error(env, "ERR_INVALID_ARG_VALUE",
                        std::string("The \"localAddress\" must be an ") +
-                           (info.ipv4 ? "IPv4" : "IPv6") + " address to send to an " +
-                           (info.ipv4 ? "IPv4" : "IPv6") + " destination");
+                           (info->ipv4 ? "IPv4" : "IPv6") + " address to send to an " +
+                           (info->ipv4 ? "IPv4" : "IPv6") + " destination");
       return -1;
     }
-    info.has_address = true;
-    std::memcpy(info.address, source->bytes, source->family == 4 ? 4 : 16);
+    info->has_address = true;
+    std::memcpy(info->address, source.bytes, source.family == 4 ? 4 : 16);
   }
-  return static_cast<int>(encode_source_control(info, control, kControlCapacity));
+  return static_cast<int>(encode_source_control(*info, control, kControlCapacity));
 }
 
 class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
@@ -258,7 +283,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   }
 
   // new UdpHandle(family: 4 | 6, ipv6Only, reuseAddress, maxMessageSize,
-  //               meta: Int32Array of receiveBatch * metaStride)
+  //               meta: Int32Array of receiveBatch * metaStride,
+  //               sendRecords: Int32Array of sendBatchSize * sendRecordStride)
   explicit UdpHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpHandle>(info) {
     Napi::Env env = info.Env();
     state_ = env.GetInstanceData<AddonState>();
@@ -269,16 +295,29 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
       return;
     }
     if (!get_int(env, info[3], "maxMessageSize", 1, 65535, &message_size)) return;
-    if (!info[4].IsTypedArray() ||
-        info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-        info[4].As<Napi::Int32Array>().ElementLength() < kReceiveBatch * kMetaStride) {
+    if (!is_typed_array(info[4], napi_int32_array, kReceiveBatch * kMetaStride)) {
       throw_type_error(env, "ERR_INVALID_ARG_TYPE",
                        "The \"meta\" argument must be an Int32Array of batch * stride");
       return;
     }
-    // It lives as long as this handle: the reference keeps its memory where it is.
+    if (!is_typed_array(info[5], napi_int32_array, kSendBatch * kRecordStride)) {
+      throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                       "The \"sendRecords\" argument must be an Int32Array of batch * stride");
+      return;
+    }
+    // They live as long as this handle: the references keep their memory where it is. (src/
+    // makes both arrays itself and never hands them out, so they are never detached.)
     meta_reference_ = Napi::Persistent(info[4].As<Napi::Object>());
     meta_ = info[4].As<Napi::Int32Array>().Data();
+    records_reference_ = Napi::Persistent(info[5].As<Napi::Object>());
+    records_ = info[5].As<Napi::Int32Array>().Data();
+    // Listeners and callbacks run in the async context the socket was made in, as dgram's do:
+    // AsyncLocalStorage and async_hooks see them there. The resource is held weakly.
+    napi_value resource_name;
+    napi_create_string_utf8(env, "sendmsg.UdpSocket", NAPI_AUTO_LENGTH, &resource_name);
+    if (napi_async_init(env, info.This(), resource_name, &async_context_) != napi_ok) {
+      async_context_ = nullptr;
+    }
 
     SocketOptions options;
     options.family = family;
@@ -310,7 +349,10 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
 
   // A socket that is garbage-collected without close() releases its descriptor. (One that is
   // polling is never collected: bind() holds a reference until close.)
-  ~UdpHandle() override { CloseSocket(); }
+  ~UdpHandle() override {
+    CloseSocket();
+    if (async_context_ != nullptr) napi_async_destroy(Env(), async_context_);
+  }
 
   // Closes the descriptor and the poll without calling into JavaScript, so TearDown may call
   // it while the environment goes away. Safe to call more than once.
@@ -321,6 +363,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     close_socket(socket_);
     state_->open_handles.erase(this);
     meta_reference_.Reset();
+    records_reference_.Reset();
     arena_.Reset();
     arena_data_ = nullptr;
   }
@@ -328,16 +371,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   Napi::Value Bind(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!CheckOpen(env)) return env.Undefined();
-    IpAddress ip;
-    int port;
-    if (!get_ip(env, info[0], "address", &ip) || !get_int(env, info[1], "port", 0, 65535, &port)) {
-      return env.Undefined();
-    }
     Address address;
-    if (!make_address(family_, ip, port, &address)) {
-      throw_type_error(env, "ERR_INVALID_ARG_VALUE", "An IPv6 address cannot be bound on an IPv4 socket");
-      return env.Undefined();
-    }
+    if (!record_address(env, records_, family_, 0, &address)) return env.Undefined();
     if (poll_ != nullptr) {
       Napi::Error error = Napi::Error::New(env, "Socket is already bound");
       error.Set("code", Napi::String::New(env, "ERR_SOCKET_ALREADY_BOUND"));
@@ -369,60 +404,50 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     return env.Undefined();
   }
 
-  // send(msg, address, port, localAddress?, interfaceIndex?) -> bytes sent | error info
+  // send(msg) -> bytes sent | error info. The destination is send record 0.
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!CheckOpen(env)) return env.Undefined();
-    PreparedDatagram& prepared = batch_[0];
-    if (!Prepare(env, info[0], info[1], info[2], info[3], info[4], &prepared)) {
-      return env.Undefined();
-    }
+    OutgoingDatagram datagram;
+    if (!Prepare(env, info[0], records_, &batch_[0], &datagram)) return env.Undefined();
     OsError error = 0;
-    const int64_t sent = send_datagram(socket_, prepared.datagram, &error);
+    const int64_t sent = send_datagram(socket_, datagram, &error);
     if (sent < 0) return SendFailure(env, error, 0);
     return Napi::Number::New(env, static_cast<double>(sent));
   }
 
-  // sendBatch(msgs[], addresses[], ports[], localAddresses[], interfaceIndexes[], bytes)
-  //   -> count sent | error info with `sent`: the index of the datagram that failed.
-  // At most kSendBatch datagrams; bytes (a Float64Array) receives each one's size.
+  // sendBatch(msgs[], count, bytes) -> count sent | error info with `sent`: the index of the
+  // datagram that failed. msgs[i] goes to send record i; at most kSendBatch datagrams; bytes (a
+  // Float64Array) receives each one's size.
   Napi::Value SendBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!CheckOpen(env)) return env.Undefined();
-    for (size_t i = 0; i < 5; i++) {
-      if (!info[i].IsArray()) {
-        throw_type_error(env, "ERR_INVALID_ARG_TYPE", "sendBatch takes arrays");
-        return env.Undefined();
-      }
-    }
-    if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-      throw_type_error(env, "ERR_INVALID_ARG_TYPE", "sendBatch needs a Float64Array for the results");
+    int count;
+    if (!info[0].IsArray()) {
+      throw_type_error(env, "ERR_INVALID_ARG_TYPE", "sendBatch takes an array of messages");
       return env.Undefined();
     }
-    Napi::Array msgs = info[0].As<Napi::Array>(), addresses = info[1].As<Napi::Array>(),
-                ports = info[2].As<Napi::Array>(), sources = info[3].As<Napi::Array>(),
-                interfaces = info[4].As<Napi::Array>();
-    Napi::Float64Array bytes = info[5].As<Napi::Float64Array>();
-    const size_t count = msgs.Length();
-    if (count > kSendBatch || bytes.ElementLength() < count || addresses.Length() != count ||
-        ports.Length() != count || sources.Length() != count || interfaces.Length() != count) {
-      throw_range_error(env, "ERR_OUT_OF_RANGE", "sendBatch: at most " +
-                        std::to_string(kSendBatch) + " datagrams, with one entry in each array");
+    if (!get_int(env, info[1], "count", 0, static_cast<int>(kSendBatch), &count)) {
       return env.Undefined();
     }
+    if (!is_typed_array(info[2], napi_float64_array, static_cast<size_t>(count))) {
+      throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                       "sendBatch needs a Float64Array of count for the results");
+      return env.Undefined();
+    }
+    Napi::Array msgs = info[0].As<Napi::Array>();
+    Napi::Float64Array bytes = info[2].As<Napi::Float64Array>();
     OutgoingDatagram datagrams[kSendBatch];
-    for (uint32_t i = 0; i < count; i++) {
-      if (!Prepare(env, msgs.Get(i), addresses.Get(i), ports.Get(i), sources.Get(i),
-                   interfaces.Get(i), &batch_[i])) {
+    for (int i = 0; i < count; i++) {
+      if (!Prepare(env, msgs.Get(i), records_ + i * kRecordStride, &batch_[i], &datagrams[i])) {
         return env.Undefined();
       }
-      datagrams[i] = batch_[i].datagram;
     }
     int64_t sent_bytes[kSendBatch];
     OsError error = 0;
     const size_t sent = send_batch(socket_, datagrams, count, sent_bytes, &error);
     for (size_t i = 0; i < sent; i++) bytes[i] = static_cast<double>(sent_bytes[i]);
-    if (sent < count) return SendFailure(env, error, sent);
+    if (sent < static_cast<size_t>(count)) return SendFailure(env, error, sent);
     return Napi::Number::New(env, static_cast<double>(sent));
   }
 
@@ -433,35 +458,24 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     return failure;
   }
 
-  // Checks and converts one datagram's arguments into prepared, which then points into
-  // itself: its gather list, destination and control message.
-  bool Prepare(Napi::Env env, Napi::Value msg, Napi::Value address, Napi::Value port,
-               Napi::Value local_address, Napi::Value interface_value, PreparedDatagram* prepared) {
-    OutgoingDatagram& datagram = prepared->datagram;
-    datagram = OutgoingDatagram{};
+  // Converts one datagram's bytes and send record into *out, which points into prepared.
+  // Both are written in full here, from this send's arguments alone.
+  bool Prepare(Napi::Env env, Napi::Value msg, const int32_t* record, PreparedDatagram* prepared,
+               OutgoingDatagram* out) {
+    OutgoingDatagram datagram{};
     if (!get_chunks(env, msg, prepared->chunks, &datagram.chunk_count)) return false;
     datagram.chunks = prepared->chunks;
-    if (!ParseDestination(env, address, port, &prepared->destination)) return false;
+    if (!record_address(env, record, family_, 1, &prepared->destination)) return false;
     datagram.destination = &prepared->destination;
-    int interface_index = 0;
-    if (!interface_value.IsUndefined() &&
-        !get_int(env, interface_value, "interfaceIndex", 0, INT32_MAX, &interface_index)) {
-      return false;
-    }
-    IpAddress source;
-    const bool has_source = !local_address.IsUndefined() && !local_address.IsNull();
-    if (has_source && !get_ip_cached(env, local_address, "localAddress", &source_cache_, &source)) {
-      return false;
-    }
     const int control_length =
-        source_control(env, prepared->destination, has_source ? &source : nullptr,
-                       static_cast<uint32_t>(interface_index), prepared->source, prepared->control);
+        source_control(env, record, prepared->destination, &prepared->source, prepared->control);
     if (control_length < 0) return false;
     if (control_length > 0) {
       datagram.control = prepared->control;
       datagram.control_length = static_cast<size_t>(control_length);
       datagram.source = &prepared->source;
     }
+    *out = datagram;
     return true;
   }
 
@@ -560,24 +574,6 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     return false;
   }
 
-  // The last destination is kept parsed: a server answering one client, or a client talking
-  // to one server, sends to the same peer again and again.
-  bool ParseDestination(Napi::Env env, Napi::Value address, Napi::Value port_value,
-                        Address* out) {
-    int port;
-    IpAddress ip;
-    if (!get_int(env, port_value, "port", 1, 65535, &port) ||
-        !get_ip_cached(env, address, "address", &destination_cache_, &ip)) {
-      return false;
-    }
-    if (!make_address(family_, ip, port, out)) {
-      throw_type_error(env, "ERR_INVALID_ARG_VALUE",
-                       "An IPv6 address cannot be a destination on an IPv4 socket");
-      return false;
-    }
-    return true;
-  }
-
   static void OnPoll(uv_poll_t* handle, int status, int events) {
     auto* self = static_cast<UdpHandle*>(handle->data);
     if (self == nullptr) return;
@@ -646,6 +642,15 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     napi_value args[1 + kReceiveBatch + 1];
     size_t argc = 1;
     int32_t current_arena = -1;  // its index among the arguments, once this batch uses it
+    // src/ marks arenas untransferable, but an ArrayBuffer can still be detached (for one, by
+    // ArrayBuffer.prototype.transfer): its memory is then no longer ours to write. Only the
+    // listeners called since the last batch could have done it, so one check per batch holds.
+    if (arena_data_ != nullptr) {
+      bool detached = false;
+      if (napi_is_detached_arraybuffer(env, arena_.Value(), &detached) != napi_ok || detached) {
+        arena_data_ = nullptr;
+      }
+    }
     for (size_t i = 0; i < count; i++) {
       const ReceiveSlot& slot = slots_[i];
       int32_t* record = meta_ + i * kMetaStride;
@@ -722,7 +727,9 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
       return;
     }
     napi_value result;
-    if (napi_make_callback(env, nullptr, self, callback, argc, args, &result) == napi_ok) return;
+    if (napi_make_callback(env, async_context_, self, callback, argc, args, &result) == napi_ok) {
+      return;
+    }
     ReportPendingException();
   }
 
@@ -763,39 +770,35 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   Poll* poll_ = nullptr;
   Napi::ObjectReference meta_reference_;
   int32_t* meta_ = nullptr;
+  Napi::ObjectReference records_reference_;
+  int32_t* records_ = nullptr;
+  napi_async_context async_context_ = nullptr;
   std::unique_ptr<uint8_t[]> receive_memory_;
   std::vector<uint8_t> control_memory_;
   Napi::Reference<Napi::ArrayBuffer> arena_;
   uint8_t* arena_data_ = nullptr;
   size_t arena_used_ = 0;
   ReceiveSlot slots_[kReceiveBatch];
+  // The memory each prepared datagram points into, kept off the stack (64 of them are 300 KB).
   std::vector<PreparedDatagram> batch_ = std::vector<PreparedDatagram>(kSendBatch);
-  IpCache destination_cache_;
-  IpCache source_cache_;
 };
 
-// sourceControlBytes(socketFamily, destination, localAddress | null, interfaceIndex) -> Buffer
-// The exact control bytes send() hands to the OS, for tests that cannot see the wire.
+// sourceControlBytes(socketFamily, records) -> Buffer: the exact control bytes a send to record
+// 0 of records hands to the OS, for tests that cannot see the wire.
 Napi::Value SourceControlBytes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int family, interface_index;
-  IpAddress destination_ip, source;
-  const bool has_source = !info[2].IsNull() && !info[2].IsUndefined();
-  if (!get_int(env, info[0], "family", 4, 6, &family) ||
-      !get_ip(env, info[1], "destination", &destination_ip) ||
-      (has_source && !get_ip(env, info[2], "localAddress", &source)) ||
-      !get_int(env, info[3], "interfaceIndex", 0, INT32_MAX, &interface_index)) {
+  int family;
+  if (!get_int(env, info[0], "family", 4, 6, &family)) return env.Undefined();
+  if (!is_typed_array(info[1], napi_int32_array, kRecordStride)) {
+    throw_type_error(env, "ERR_INVALID_ARG_TYPE", "The \"records\" argument must be an Int32Array");
     return env.Undefined();
   }
+  const int32_t* record = info[1].As<Napi::Int32Array>().Data();
   Address destination;
-  if (!make_address(family, destination_ip, 0, &destination)) {
-    throw_type_error(env, "ERR_INVALID_ARG_VALUE", "IPv6 destination on an IPv4 socket");
-    return env.Undefined();
-  }
+  if (!record_address(env, record, family, 0, &destination)) return env.Undefined();
   alignas(8) uint8_t control[kControlCapacity];
-  SourceInfo source_info;
-  const int length = source_control(env, destination, has_source ? &source : nullptr,
-                                    static_cast<uint32_t>(interface_index), source_info, control);
+  SourceInfo source;
+  const int length = source_control(env, record, destination, &source, control);
   if (length < 0) return env.Undefined();
   return Napi::Buffer<uint8_t>::Copy(env, control, static_cast<size_t>(length));
 }
@@ -810,7 +813,7 @@ Napi::Value DecodeReceiveControl(const Napi::CallbackInfo& info) {
   }
   // The OS hands control data over aligned; a Buffer from JavaScript may not be.
   std::vector<uint64_t> aligned((chunk.length + 7) / 8 + 1);
-  std::memcpy(aligned.data(), chunk.data, chunk.length);
+  if (chunk.length > 0) std::memcpy(aligned.data(), chunk.data, chunk.length);  // data may be null
   PacketInfo packet;
   decode_receive_control(reinterpret_cast<const uint8_t*>(aligned.data()), chunk.length, &packet);
   Napi::Object result = Napi::Object::New(env);
@@ -844,6 +847,25 @@ Napi::Value InterfaceName(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   return Napi::String::New(info.Env(), name);
+}
+
+// interfaceIndex(name) -> the index of the interface named name, or 0 when there is none.
+// Looked up at each call: interfaces are renamed, and an index kept from before would send by
+// the wrong link.
+Napi::Value InterfaceIndex(const Napi::CallbackInfo& info) {
+  std::string name;
+  if (!get_string(info.Env(), info[0], "name", &name)) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), name.find('\0') == std::string::npos
+                                           ? static_cast<double>(interface_index(name.c_str()))
+                                           : 0.0);
+}
+
+// reportUncaught(error): what a throw from a listener becomes, called where src/ catches it so
+// that the rest of a received batch is still delivered, as dgram delivers each datagram on its
+// own: the process's 'uncaughtException' handlers run now, and without one the process ends.
+Napi::Value ReportUncaught(const Napi::CallbackInfo& info) {
+  napi_fatal_exception(info.Env(), info[0]);
+  return info.Env().Undefined();
 }
 
 // openSocketCount() -> sockets of this environment whose descriptor is still open. For tests
@@ -882,12 +904,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("decodeReceiveControl", Napi::Function::New(env, DecodeReceiveControl));
   exports.Set("describeError", Napi::Function::New(env, DescribeError));
   exports.Set("interfaceName", Napi::Function::New(env, InterfaceName));
+  exports.Set("interfaceIndex", Napi::Function::New(env, InterfaceIndex));
+  exports.Set("reportUncaught", Napi::Function::New(env, ReportUncaught));
   exports.Set("openSocketCount", Napi::Function::New(env, OpenSocketCount));
   exports.Set("backend", backend_name());
   exports.Set("receiveBatch", static_cast<double>(kReceiveBatch));
   exports.Set("metaStride", static_cast<double>(kMetaStride));
   exports.Set("maxGatherBuffers", static_cast<double>(kMaxGatherBuffers));
   exports.Set("sendBatchSize", static_cast<double>(kSendBatch));
+  exports.Set("sendRecordStride", static_cast<double>(kRecordStride));
   return exports;
 }
 

@@ -14,30 +14,6 @@ bool is_v4_mapped(const uint8_t* bytes) {
 
 }  // namespace
 
-bool parse_ip(const std::string& text, IpAddress* out) {
-  *out = IpAddress{};
-  if (text.find('.') != std::string::npos && text.find(':') == std::string::npos) {
-    sockaddr_in address;
-    if (uv_ip4_addr(text.c_str(), 0, &address) != 0) return false;
-    out->family = 4;
-    std::memcpy(out->bytes, &address.sin_addr, 4);
-    return true;
-  }
-  sockaddr_in6 address;
-  // uv_ip6_addr accepts a zone ("%eth0" or "%2") and resolves a name to its index.
-  if (uv_ip6_addr(text.c_str(), 0, &address) != 0) return false;
-  const uint8_t* bytes = reinterpret_cast<const uint8_t*>(&address.sin6_addr);
-  if (is_v4_mapped(bytes)) {
-    out->family = 4;
-    std::memcpy(out->bytes, bytes + 12, 4);
-    return true;
-  }
-  out->family = 6;
-  std::memcpy(out->bytes, bytes, 16);
-  out->scope_id = address.sin6_scope_id;
-  return true;
-}
-
 bool make_address(int socket_family, const IpAddress& ip, int port, Address* out) {
   std::memset(&out->storage, 0, sizeof out->storage);
   if (socket_family == 4) {

@@ -1,4 +1,4 @@
-// IP literals <-> socket addresses, and the normalized form every backend reports.
+// IP addresses <-> socket addresses, and the normalized form every backend reports.
 // Plain libuv and socket types only: no OS branches here.
 #pragma once
 
@@ -8,15 +8,14 @@
 
 namespace udp {
 
-// A parsed IP literal: 4 bytes for IPv4 (also for a v4-mapped IPv6 literal, which is the same
-// host), 16 for IPv6.
+// An IP address: 4 bytes for IPv4 (also for a v4-mapped IPv6 address, which is the same host),
+// 16 for IPv6. src/address.ts parses every literal the API takes; the addon only reads the
+// parsed bytes.
 struct IpAddress {
   int family = 0;  // 4 or 6
   uint8_t bytes[16] = {};
-  uint32_t scope_id = 0;  // "fe80::1%eth0" or "%2"
+  uint32_t scope_id = 0;  // the zone of a link-local address: an interface index
 };
-
-bool parse_ip(const std::string& text, IpAddress* out);
 
 // The sockaddr to send to or bind on, for a socket of socket_family: an IPv4 address on an IPv6
 // socket becomes v4-mapped. False when the families cannot meet (IPv6 on an IPv4 socket).

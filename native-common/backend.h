@@ -151,6 +151,8 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
 
 // Writes the interface's name (NUL-terminated) into out; false when there is none.
 bool interface_name(uint32_t index, char* out, size_t capacity);
+// The index of the interface named name (as interface_name writes it), or 0 when there is none.
+uint32_t interface_index(const char* name);
 
 // "linux", "darwin", "freebsd", "win32", ...: which backend and OS this build is for.
 const char* backend_name();

@@ -313,6 +313,8 @@ bool interface_name(uint32_t index, char* out, size_t capacity) {
   return true;
 }
 
+uint32_t interface_index(const char* name) { return if_nametoindex(name); }
+
 const char* backend_name() {
 #if defined(__linux__)
   return "linux";

@@ -374,6 +374,20 @@ bool interface_name(uint32_t index, char* out, size_t capacity) {
   return ConvertInterfaceLuidToNameA(&luid, out, capacity) == NO_ERROR && out[0] != '\0';
 }
 
+// The inverse of interface_name: the alias first (what interface_name reports), then the
+// interface's own name, as if_nametoindex takes it.
+uint32_t interface_index(const char* name) {
+  NET_LUID luid;
+  wchar_t alias[IF_MAX_STRING_SIZE + 1];
+  const bool found =
+      (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, name, -1, alias, IF_MAX_STRING_SIZE + 1) > 0 &&
+       ConvertInterfaceAliasToLuid(alias, &luid) == NO_ERROR) ||
+      ConvertInterfaceNameToLuidA(name, &luid) == NO_ERROR;
+  NET_IFINDEX index = 0;
+  if (!found || ConvertInterfaceLuidToIndex(&luid, &index) != NO_ERROR) return 0;
+  return index;
+}
+
 const char* backend_name() { return "win32"; }
 
 }  // namespace udp

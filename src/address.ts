@@ -1,36 +1,134 @@
 // IP literals: validation for the API, and formatting of the raw address bytes the addon
 // reports, with small caches because a server sees the same few addresses again and again.
-import { isIP } from 'net';
+import { isIPv4, isIPv6 } from 'net';
 
-const V4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
+import { invalidArgType, invalidArgValue, invalidIpAddress } from './errors';
+import { binding } from './native';
 
-const families = new Map<string, 0 | 4 | 6>();
-
-/** 4, 6, or 0 for a string that is no IP literal. A v4-mapped IPv6 literal counts as 4. */
-export function ipFamily(address: string): 0 | 4 | 6 {
-  // A server sends to the same few peers from the same few addresses: parse each once.
-  let family = families.get(address);
-  if (family === undefined) {
-    family = parseFamily(address);
-    if (families.size >= CACHE_LIMIT) families.clear();
-    families.set(address, family);
-  }
-  return family;
+/**
+ * An IP literal as the addon takes it: the family, the 16 address bytes as four int32 words
+ * (raw network-order bytes, read in the platform's order, as the addon's records hold them),
+ * and the zone. A v4-mapped IPv6 literal is the IPv4 host it names (family 4, w0 only).
+ */
+export interface ParsedIp {
+  readonly family: 4 | 6;
+  readonly w0: number;
+  readonly w1: number;
+  readonly w2: number;
+  readonly w3: number;
+  /** A numeric zone ("%2"), or 0. */
+  readonly scope: number;
+  /** A zone by name ("%eth0"), resolved at each use: interfaces are renamed. */
+  readonly zoneName: string | undefined;
 }
 
-function parseFamily(address: string): 0 | 4 | 6 {
-  const zone = address.indexOf('%');
-  const bare = zone >= 0 ? address.slice(0, zone) : address;
-  const family = isIP(bare);
-  if (family === 6 && V4_MAPPED.test(bare)) return 4;
-  return family as 0 | 4 | 6;
+const CACHE_LIMIT = 1024;
+const parsed = new Map<string, ParsedIp | null>();
+const scratch = new Uint8Array(16);
+const scratchWords = new Int32Array(scratch.buffer);
+
+/**
+ * The one parser of IP literals: TypeScript judges every address the API takes, and the addon
+ * trusts the parsed form. null for a string that is not one whole literal. A zone is allowed
+ * only on IPv6 ("fe80::1%eth0", "fe80::1%2"), as dgram takes it.
+ */
+export function parseIp(text: string): ParsedIp | null {
+  // A server sends to the same few peers from the same few addresses: parse each once.
+  let ip = parsed.get(text);
+  if (ip === undefined) {
+    ip = parseUncached(text);
+    if (parsed.size >= CACHE_LIMIT) parsed.clear();
+    parsed.set(text, ip);
+  }
+  return ip;
+}
+
+function parseUncached(text: string): ParsedIp | null {
+  scratch.fill(0);
+  if (isIPv4(text)) {
+    text.split('.').forEach((part, i) => { scratch[i] = Number(part); });
+    return { family: 4, w0: scratchWords[0], w1: 0, w2: 0, w3: 0, scope: 0, zoneName: undefined };
+  }
+  const percent = text.indexOf('%');
+  const bare = percent < 0 ? text : text.slice(0, percent);
+  const zone = percent < 0 ? undefined : text.slice(percent + 1);
+  // isIPv6 takes a zone of its own; the bare part must stand alone.
+  if (bare.includes('%') || !isIPv6(bare) || zone === '') return null;
+  writeIPv6(bare, scratch);
+  const mapped = scratchWords[0] === 0 && scratchWords[1] === 0 &&
+    scratch[8] === 0 && scratch[9] === 0 && scratch[10] === 0xff && scratch[11] === 0xff;
+  if (mapped) {
+    if (zone !== undefined) return null; // an IPv4 host has no zone
+    return { family: 4, w0: scratchWords[3], w1: 0, w2: 0, w3: 0, scope: 0, zoneName: undefined };
+  }
+  let scope = 0;
+  let zoneName: string | undefined;
+  if (zone !== undefined) {
+    if (/^[0-9]+$/.test(zone)) {
+      scope = Number(zone);
+      if (scope > 0x7fffffff) return null;
+    } else {
+      zoneName = zone;
+    }
+  }
+  return {
+    family: 6, w0: scratchWords[0], w1: scratchWords[1], w2: scratchWords[2], w3: scratchWords[3],
+    scope, zoneName,
+  };
+}
+
+// The 16 bytes of an IPv6 literal that isIPv6 accepted (so its groups are well formed).
+function writeIPv6(text: string, out: Uint8Array): void {
+  const groups = (part: string): number[] => {
+    if (part === '') return [];
+    const result: number[] = [];
+    for (const group of part.split(':')) {
+      if (group.includes('.')) {
+        const [a, b, c, d] = group.split('.').map(Number);
+        result.push((a << 8) | b, (c << 8) | d);
+      } else {
+        result.push(parseInt(group, 16));
+      }
+    }
+    return result;
+  };
+  const gap = text.indexOf('::');
+  const head = groups(gap < 0 ? text : text.slice(0, gap));
+  const tail = gap < 0 ? [] : groups(text.slice(gap + 2));
+  const all = [...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail];
+  all.forEach((group, i) => {
+    out[2 * i] = group >> 8;
+    out[2 * i + 1] = group & 0xff;
+  });
+}
+
+/** The parsed literal, or the ERR_INVALID_IP_ADDRESS TypeError for what is not one. */
+export function ipArgument(value: unknown, name: string): ParsedIp {
+  if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
+  const ip = parseIp(value);
+  if (ip === null) throw invalidIpAddress(name, value);
+  return ip;
+}
+
+/** The scope of a parsed IPv6 literal now: a zone name is looked up each time. */
+export function scopeOf(ip: ParsedIp, text: string, name: string): number {
+  if (ip.zoneName === undefined) return ip.scope;
+  const index = binding.interfaceIndex(ip.zoneName);
+  if (index === 0) {
+    throw invalidArgValue(name, text, `names an interface that does not exist ('${ip.zoneName}')`);
+  }
+  return index;
+}
+
+/** The unspecified address (0.0.0.0 or ::): no host. */
+export function isUnspecified(ip: ParsedIp): boolean {
+  return (ip.w0 | ip.w1 | ip.w2 | ip.w3) === 0;
 }
 
 export function isIPv6LinkLocal(address: string): boolean {
   return /^fe[89ab]/i.test(address);
 }
 
-const CACHE_LIMIT = 1024;
 
 // Formatted addresses, in a direct-mapped cache: a hash of the raw bytes picks one entry,
 // which keeps the last address that hashed there. A lookup is a few integer compares, with no

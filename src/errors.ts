@@ -1,5 +1,6 @@
 // Errors in Node's shapes: argument errors with Node's ERR_* codes, and system errors with
 // code, negative errno, syscall, address and port, as dgram's are.
+import { getSystemErrorMap } from 'util';
 
 /** What the addon reports for an OS error; the same code for the same failure on every OS. */
 export interface NativeErrorInfo {
@@ -120,4 +121,25 @@ export function closedBeforeSent(): Error {
     'ERR_SOCKET_CLOSED',
     'The socket was closed before the datagram could be sent',
   );
+}
+
+// Node's negative errno for ENOBUFS on this platform (libuv's UV_ENOBUFS).
+const ENOBUFS_ERRNO = (() => {
+  for (const [errno, [name]] of getSystemErrorMap()) {
+    if (name === 'ENOBUFS') return errno;
+  }
+  return -105;
+})();
+
+/**
+ * A send past the send queue's bound: ENOBUFS, the code the kernel gives when its own queue
+ * is full, so a program that handles that one handles this too.
+ */
+export function queueFull(limit: number): Error & { code: string; errno: number; syscall: string } {
+  const error = new Error(`send ENOBUFS: the send queue is full (${limit} datagrams wait)`) as
+    Error & { code: string; errno: number; syscall: string };
+  error.code = 'ENOBUFS';
+  error.errno = ENOBUFS_ERRNO;
+  error.syscall = 'send';
+  return error;
 }

@@ -8,22 +8,19 @@ export interface UdpHandle {
   onmessage?: (count: number, ...arenas: ArrayBuffer[]) => void;
   onwritable?: () => void;
   onerror?: (info: NativeErrorInfo, syscall: string) => void;
-  bind(address: string, port: number): NativeErrorInfo | undefined;
-  send(
-    msg: Uint8Array | Uint8Array[],
-    address: string,
-    port: number,
-    localAddress?: string,
-    interfaceIndex?: number,
-  ): number | NativeErrorInfo;
+  /** Binds to the address in record 0 of the send records. */
+  bind(): NativeErrorInfo | undefined;
+  /** Sends msg to record 0 of the send records: bytes sent, or why not. */
+  send(msg: Uint8Array | Uint8Array[]): number | NativeErrorInfo;
+  /**
+   * Sends msgs[i] to record i, for i < count (at most sendBatchSize). Returns how many were
+   * sent (bytes[i] holds each one's size), or why msgs[sent] was not.
+   */
   sendBatch(
     msgs: Array<Uint8Array | Uint8Array[]>,
-    addresses: string[],
-    ports: number[],
-    localAddresses: Array<string | undefined>,
-    interfaceIndexes: Array<number | undefined>,
+    count: number,
     bytes: Float64Array,
-  ): number | (NativeErrorInfo & { sent?: number });
+  ): number | (NativeErrorInfo & { sent: number });
   address(): { address: string; family: 'IPv4' | 'IPv6'; port: number } | NativeErrorInfo;
   setOption(name: string, value: number): NativeErrorInfo | undefined;
   getOption(name: string): number | NativeErrorInfo;
@@ -39,13 +36,10 @@ export interface Binding {
     reuseAddress: boolean,
     maxMessageSize: number,
     meta: Int32Array,
+    sendRecords: Int32Array,
   ) => UdpHandle;
-  sourceControlBytes(
-    socketFamily: 4 | 6,
-    destination: string,
-    localAddress: string | null,
-    interfaceIndex: number,
-  ): Buffer;
+  /** The control bytes a send with record 0 of records hands to the OS (for tests). */
+  sourceControlBytes(socketFamily: 4 | 6, records: Int32Array): Buffer;
   decodeReceiveControl(control: Uint8Array): {
     localAddress?: string;
     destinationAddress?: string;
@@ -53,12 +47,28 @@ export interface Binding {
   };
   describeError(osErrno: number): NativeErrorInfo;
   interfaceName(interfaceIndex: number): string | undefined;
+  /** The index of the interface named name, or 0 when there is none. */
+  interfaceIndex(name: string): number;
+  /** Reports error as uncaught (process 'uncaughtException'), as a throw from a callback is. */
+  reportUncaught(error: unknown): void;
   openSocketCount(): number;
   backend: string;
   receiveBatch: number;
   metaStride: number;
   maxGatherBuffers: number;
   sendBatchSize: number;
+  sendRecordStride: number;
+}
+
+/** One send's record that src/ writes and the addon reads (native-common/addon.cc, SendRecord). */
+export const enum SendRecord {
+  Port = 0,
+  Family = 1,
+  Address = 2,
+  Scope = 6,
+  SourceFamily = 7,
+  SourceAddress = 8,
+  InterfaceIndex = 12,
 }
 
 /** The per-datagram record the addon writes (native-common/addon.cc, enum Meta). */

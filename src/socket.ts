@@ -1,24 +1,37 @@
 // The dgram-like socket. It owns a native UdpHandle (a non-blocking socket polled on Node's
-// loop), validates every argument, queues sends the kernel cannot take yet, and turns the
-// addon's per-batch records into 'message' events.
+// loop), validates every argument, hands sends to its SendQueue, and turns the addon's
+// per-batch records into 'message' events.
 import { EventEmitter } from 'events';
+import { markAsUntransferable } from 'worker_threads';
 
-import { AddressFormatter, ipFamily, isIPv6LinkLocal } from './address';
+import { AddressFormatter, ipArgument, isIPv6LinkLocal, isUnspecified } from './address';
+import {
+  Chunks,
+  sliceChunks,
+  toChunks,
+  validateBufferSize,
+  validateCallback,
+  validateCount,
+  validateInterfaceIndex,
+  validatePort,
+} from './arguments';
 import {
   NativeErrorInfo,
   SystemError,
   alreadyBound,
-  badPort,
   badSocketType,
   closedBeforeSent,
   invalidArgType,
   invalidArgValue,
-  invalidIpAddress,
   notRunning,
   outOfRange,
   systemError,
 } from './errors';
 import { FLAG_CONTROL_TRUNCATED, FLAG_TRUNCATED, Meta, UdpHandle, binding } from './native';
+import { DEFAULT_SEND_QUEUE_LIMIT, PendingSend, SendCallback, SendQueue } from './send-queue';
+import { Destination, makeBindAddress, makeDestination, writeRecord } from './send-record';
+
+export type { SendCallback } from './send-queue';
 
 export type SocketType = 'udp4' | 'udp6';
 
@@ -35,6 +48,11 @@ export interface SocketOptions {
    * `rinfo.truncated` set. Default 65535: every UDP datagram arrives whole.
    */
   maxMessageSize?: number;
+  /**
+   * The most sends that may wait for the kernel to take them. A send past it fails with
+   * ENOBUFS, as the kernel's own queue does when full. Default 16384.
+   */
+  sendQueueLimit?: number;
 }
 
 export interface RemoteInfo {
@@ -66,7 +84,6 @@ export interface SendOptions {
 }
 
 export type Message = string | ArrayBufferView | ReadonlyArray<string | ArrayBufferView>;
-export type SendCallback = (error: SystemError | Error | null, bytes?: number) => void;
 
 /** One datagram of sendBatch(): the message and send()'s options. */
 export interface BatchMessage extends SendOptions {
@@ -77,31 +94,6 @@ export type BatchCallback = (error: Error | null, results: Array<number | Error>
 export interface BindOptions {
   port?: number;
   address?: string;
-}
-
-interface QueuedSend {
-  chunks: Uint8Array | Uint8Array[];
-  address: string;
-  port: number;
-  localAddress: string | undefined;
-  interfaceIndex: number | undefined;
-  callback: SendCallback | undefined;
-}
-
-interface ParsedSend {
-  chunks: Uint8Array | Uint8Array[];
-  destination: Destination;
-}
-
-interface CoalescedSend extends ParsedSend {
-  callback: SendCallback | undefined;
-}
-
-interface Destination {
-  port: number;
-  address: string;
-  localAddress: string | undefined;
-  interfaceIndex: number | undefined;
 }
 
 const INTERFACE_NAME_TTL_MS = 1000;
@@ -163,60 +155,6 @@ function isErrorInfo(value: unknown): value is NativeErrorInfo {
   return typeof value === 'object' && value !== null;
 }
 
-function toBytes(value: unknown, name: string): Uint8Array {
-  if (value instanceof Uint8Array) return value;
-  if (typeof value === 'string') return Buffer.from(value);
-  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  throw invalidArgType(
-    name,
-    'of type string or an instance of Buffer, TypedArray, or DataView, or an array of them',
-    value,
-  );
-}
-
-/** A Uint8Array, or a gather list of them sent as one datagram. */
-function toChunks(msg: unknown): Uint8Array | Uint8Array[] {
-  if (!Array.isArray(msg)) return toBytes(msg, 'msg');
-  if (msg.length > binding.maxGatherBuffers) {
-    throw outOfRange('msg.length', `<= ${binding.maxGatherBuffers} buffers in a gather list`, msg.length);
-  }
-  return msg.map((item) => toBytes(item, 'msg'));
-}
-
-function validatePort(value: unknown, name: string, allowZero: boolean): number {
-  if (typeof value !== 'number' && typeof value !== 'string') {
-    throw invalidArgType(name, 'of type number', value);
-  }
-  const port = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535) {
-    throw badPort(name === 'port' ? 'Port' : name, value, allowZero);
-  }
-  return port;
-}
-
-function validateInterfaceIndex(value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number') throw invalidArgType('interfaceIndex', 'of type number', value);
-  if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
-    throw outOfRange('interfaceIndex', 'an integer >= 0 and <= 2147483647', value);
-  }
-  return value;
-}
-
-function validateCallback(value: unknown): SendCallback | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'function') throw invalidArgType('callback', 'of type function', value);
-  return value as SendCallback;
-}
-
-function validateBufferSize(value: unknown, name: string): number {
-  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-  if (!Number.isInteger(value) || value <= 0 || value > 0x7fffffff) {
-    throw outOfRange(name, 'an integer > 0 and <= 2147483647', value);
-  }
-  return value;
-}
-
 export class Socket extends EventEmitter {
   readonly type: SocketType;
   private readonly family: 4 | 6;
@@ -224,10 +162,11 @@ export class Socket extends EventEmitter {
   private bound = false;
   private readonly meta: Int32Array;
   private readonly formatter: AddressFormatter;
-  private queue: QueuedSend[] = [];
-  private batchBytes: Float64Array | undefined;
-  private coalescing: CoalescedSend[] | undefined;
-  private queueHead = 0;
+  private readonly sends: SendQueue;
+  // The sends made by 'message' listeners while a received batch is delivered; undefined
+  // outside one.
+  private coalescing: PendingSend[] | undefined;
+  private lastArena: ArrayBuffer | undefined;
 
   constructor(options: SocketOptions | SocketType, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) {
     super();
@@ -251,29 +190,36 @@ export class Socket extends EventEmitter {
       : validateBufferSize(settings.recvBufferSize, 'options.recvBufferSize');
     const sendBufferSize = settings.sendBufferSize === undefined ? undefined
       : validateBufferSize(settings.sendBufferSize, 'options.sendBufferSize');
+    const sendQueueLimit = settings.sendQueueLimit === undefined ? DEFAULT_SEND_QUEUE_LIMIT
+      : validateCount(settings.sendQueueLimit, 'options.sendQueueLimit');
 
     this.type = settings.type;
     this.family = settings.type === 'udp6' ? 6 : 4;
     const ipv6Only = this.family === 6 && Boolean(settings.ipv6Only);
     this.meta = new Int32Array(binding.receiveBatch * binding.metaStride);
     this.formatter = new AddressFormatter(this.meta);
+    const socket = this; // eslint-disable-line @typescript-eslint/no-this-alias
+    this.sends = new SendQueue({
+      get handle() { return socket.handle; },
+      fail: (callback, error) => this.fail(callback, error),
+    }, sendQueueLimit);
     try {
       this.handle = new binding.UdpHandle(
-        this.family, ipv6Only, Boolean(settings.reuseAddr), maxMessageSize, this.meta);
+        this.family, ipv6Only, Boolean(settings.reuseAddr), maxMessageSize, this.meta, this.sends.records);
     } catch (error) {
       const info = (error as { info?: NativeErrorInfo }).info;
       throw info ? systemError(info, 'socket') : error;
     }
     this.handle.onmessage = (count, ...arenas) => this.deliver(count, arenas);
-    this.handle.onwritable = () => this.flushQueue();
-    this.handle.onerror = (info, syscall) => this.emit('error', systemError(info, syscall));
+    this.handle.onwritable = () => this.sends.drain();
+    this.handle.onerror = (info, syscall) => this.nativeError(info, syscall);
     if (recvBufferSize !== undefined) this.setOption('recvBufferSize', recvBufferSize);
     if (sendBufferSize !== undefined) this.setOption('sendBufferSize', sendBufferSize);
     if (listener) this.on('message', listener);
   }
 
   bind(port?: number | BindOptions | (() => void), address?: string | (() => void), callback?: () => void): this {
-    const handle = this.openHandle();
+    this.openHandle();
     let options: BindOptions;
     if (typeof port === 'function') {
       callback = port;
@@ -292,18 +238,27 @@ export class Socket extends EventEmitter {
       throw invalidArgType('callback', 'of type function', callback);
     }
     if (this.bound) throw alreadyBound();
-    const bindPort = options.port === undefined || options.port === null ? 0 : validatePort(options.port, 'port', true);
-    const bindAddress = options.address ?? (this.family === 6 ? '::' : '0.0.0.0');
-    this.validateAddress(bindAddress, 'address');
-    if (callback) this.once('listening', callback);
-    const failure = handle.bind(bindAddress, bindPort);
+    const failure = this.bindNow(options);
     if (failure) {
-      process.nextTick(() => this.emit('error', systemError(failure, 'bind', bindAddress, bindPort)));
+      process.nextTick(() => this.emitUnlessClosed('error', failure));
       return this;
     }
-    this.bound = true;
-    process.nextTick(() => this.emit('listening'));
+    // Called once, on this bind's success only: a failed bind leaves no listener behind.
+    if (callback) this.once('listening', callback);
     return this;
+  }
+
+  // Binds now, or returns why not. 'listening' follows on the next tick.
+  private bindNow(options: BindOptions): SystemError | undefined {
+    const handle = this.openHandle();
+    const port = options.port === undefined || options.port === null ? 0 : validatePort(options.port, 'port', true);
+    const address = options.address ?? (this.family === 6 ? '::' : '0.0.0.0');
+    writeRecord(this.sends.records, 0, makeBindAddress(this.family, port, address));
+    const failure = handle.bind();
+    if (failure) return systemError(failure, 'bind', address, port);
+    this.bound = true;
+    process.nextTick(() => this.emitUnlessClosed('listening'));
+    return undefined;
   }
 
   /**
@@ -311,45 +266,36 @@ export class Socket extends EventEmitter {
    * `send(msg, port, address?, cb?)`, and dgram's `send(msg, offset, length, port, address?, cb?)`.
    */
   send(msg: Message, ...args: unknown[]): void {
-    const { destination, callback, chunks } = this.parseSendArguments(msg, args);
-    this.ensureBound();
+    const send = this.parseSendArguments(msg, args);
+    if (!this.bindForSend(send.callback)) return;
     if (this.coalescing !== undefined) {
       // Inside a 'message' batch: sent together with the others when the batch ends.
-      this.coalescing.push({ chunks, destination, callback });
+      this.coalescing.push(send);
       return;
     }
-    this.sendParsed(chunks, destination, callback);
-  }
-
-  private sendParsed(chunks: Uint8Array | Uint8Array[], destination: Destination, callback: SendCallback | undefined): void {
-    const handle = this.openHandle();
-    if (this.queueHead < this.queue.length) {
-      this.enqueue(chunks, destination, callback);
-      return;
-    }
-    const result = handle.send(chunks, destination.address, destination.port,
-      destination.localAddress, destination.interfaceIndex);
-    if (typeof result === 'number') {
-      if (callback) process.nextTick(callback, null, result);
-    } else if (result.retry) {
-      this.enqueue(chunks, destination, callback);
-      handle.watchWritable(true);
-    } else {
-      this.fail(callback, systemError(result, 'sendmsg', destination.address, destination.port));
-    }
+    this.sends.send(send);
   }
 
   /**
    * Answers a datagram from the address it arrived on. The interface index is passed only
    * where it is needed, for IPv6 link-local: on IPv4 Linux would let it override the source.
+   * A peer that cannot be answered (no address yet, as a DHCP client's 0.0.0.0, or port 0) is
+   * refused: a reply there would reach this host, not the peer.
    */
   reply(rinfo: RemoteInfo, msg: Message, callback?: SendCallback): void {
     if (typeof rinfo !== 'object' || rinfo === null) throw invalidArgType('rinfo', 'of type object', rinfo);
-    const options: SendOptions = { port: rinfo.port, address: rinfo.address };
-    if (rinfo.localAddress !== undefined) options.localAddress = rinfo.localAddress;
+    const { address, port, localAddress, interfaceIndex } = rinfo;
+    if (typeof address !== 'string') throw invalidArgType('rinfo.address', 'of type string', address);
+    if (isUnspecified(ipArgument(address, 'rinfo.address'))) {
+      throw invalidArgValue('rinfo.address', address,
+        'names no peer to answer (a sender with no address yet, such as a DHCP client, is answered by broadcast)');
+    }
+    if (port === 0) throw invalidArgValue('rinfo.port', port, 'names no peer to answer (port 0)');
+    const options: SendOptions = { port, address };
+    if (localAddress !== undefined) options.localAddress = localAddress;
     const linkLocal = rinfo.family === 'IPv6' &&
-      (isIPv6LinkLocal(rinfo.address) || (rinfo.localAddress !== undefined && isIPv6LinkLocal(rinfo.localAddress)));
-    if (linkLocal && rinfo.interfaceIndex) options.interfaceIndex = rinfo.interfaceIndex;
+      (isIPv6LinkLocal(address) || (typeof localAddress === 'string' && isIPv6LinkLocal(localAddress)));
+    if (linkLocal && interfaceIndex) options.interfaceIndex = interfaceIndex;
     this.send(msg, options, callback);
   }
 
@@ -357,104 +303,49 @@ export class Socket extends EventEmitter {
    * Sends many datagrams with as few system calls as the platform allows (sendmmsg on Linux),
    * in order, each with its own destination and source. The callback gets the first error (or
    * null) and, for each datagram, its byte count or its Error. What the socket cannot take
-   * yet waits in the send queue, as with send().
+   * yet waits in the send queue, as with send(). Every entry is checked before any is sent.
    */
   sendBatch(messages: ReadonlyArray<BatchMessage>, callback?: BatchCallback): void {
     if (!Array.isArray(messages)) throw invalidArgType('messages', 'an array', messages);
-    const done = validateCallback(callback) as BatchCallback | undefined;
-    const parsed = messages.map((entry, i) => {
-      if (typeof entry !== 'object' || entry === null) throw invalidArgType(`messages[${i}]`, 'of type object', entry);
-      return this.parseSendArguments(entry.msg, [entry]);
-    });
-    this.ensureBound();
-    const count = parsed.length;
+    const done = validateCallback<BatchCallback>(callback);
+    const count = messages.length;
     const results: Array<number | Error> = new Array(count);
     let firstError: Error | null = null;
     let pending = count;
+    const settle = (i: number, error: Error | null, bytes?: number) => {
+      results[i] = error ?? (bytes as number);
+      if (error !== null && firstError === null) firstError = error;
+      if (--pending === 0 && done) done(firstError, results);
+    };
+    const sends = new Array<PendingSend>(count);
+    for (let i = 0; i < count; i++) {
+      const entry = messages[i];
+      if (typeof entry !== 'object' || entry === null) throw invalidArgType(`messages[${i}]`, 'of type object', entry);
+      const { chunks, destination } = this.parseSendArguments(entry.msg, [entry]);
+      // Each callback is called from process.nextTick, so settle runs done from there too.
+      sends[i] = { chunks, destination, callback: (error, bytes) => settle(i, error, bytes) };
+    }
+    if (!this.bindForSend(done === undefined ? undefined : (error) => done(error, results.fill(error as Error)))) return;
     if (count === 0) {
       if (done) process.nextTick(done, null, results);
       return;
     }
-    const settle = (i: number, result: number | Error) => {
-      results[i] = result;
-      if (result instanceof Error && firstError === null) firstError = result;
-      if (--pending === 0 && done) process.nextTick(done, firstError, results);
-    };
     if (this.coalescing !== undefined) {
       // Inside a 'message' batch: after the sends made before it in that batch.
-      parsed.forEach((entry, i) => this.coalescing?.push({
-        ...entry, callback: (error, bytes) => settle(i, error ?? (bytes as number)) }));
+      this.coalescing.push(...sends);
       return;
     }
-    this.transmit(parsed, settle);
-  }
-
-  // Sends parsed datagrams in order with as few system calls as the platform allows, or
-  // queues what the socket cannot take yet; settle(i, bytes | error) once for each.
-  private transmit(parsed: ParsedSend[], settle: (i: number, result: number | Error) => void): void {
-    const handle = this.openHandle();
-    const count = parsed.length;
-    let next = 0;
-    if (this.queueHead < this.queue.length) {
-      // Behind sends already waiting: keep the order.
-      for (; next < count; next++) this.enqueueSettled(parsed[next], next, settle);
-      return;
-    }
-    const size = binding.sendBatchSize;
-    const bytes = (this.batchBytes ??= new Float64Array(size));
-    while (next < count) {
-      const end = Math.min(count, next + size);
-      const msgs = [], addresses = [], ports = [], locals = [], interfaces = [];
-      for (let i = next; i < end; i++) {
-        const { chunks, destination } = parsed[i];
-        msgs.push(chunks);
-        addresses.push(destination.address);
-        ports.push(destination.port);
-        locals.push(destination.localAddress);
-        interfaces.push(destination.interfaceIndex);
-      }
-      const result = handle.sendBatch(msgs, addresses, ports, locals, interfaces, bytes);
-      const sent = typeof result === 'number' ? result : result.sent ?? 0;
-      for (let k = 0; k < sent; k++) settle(next + k, bytes[k]);
-      next += sent;
-      if (typeof result === 'number') continue;
-      if (result.retry) {
-        for (; next < count; next++) this.enqueueSettled(parsed[next], next, settle);
-        handle.watchWritable(true);
-        return;
-      }
-      const { destination } = parsed[next];
-      settle(next, systemError(result, 'sendmsg', destination.address, destination.port));
-      next++;
-    }
-  }
-
-  // The sends made by 'message' listeners of one received batch go out together, in one
-  // sendmmsg on Linux: a server that answers each query sends its answers that way.
-  private flushCoalesced(sends: CoalescedSend[]): void {
-    if (sends.length === 0) return;
-    if (this.handle === undefined) {
-      for (const { callback } of sends) this.fail(callback, closedBeforeSent());
-      return;
-    }
-    if (sends.length === 1) {
-      const [{ chunks, destination, callback }] = sends;
-      this.sendParsed(chunks, destination, callback);
-      return;
-    }
-    this.transmit(sends, (i, result) => {
-      const { callback } = sends[i];
-      if (result instanceof Error) this.fail(callback, result);
-      else if (callback) process.nextTick(callback, null, result);
-    });
+    this.sends.sendMany(sends);
   }
 
   /** Sends now or throws: EAGAIN when the socket is full. It does not wait behind queued sends. */
   sendNow(msg: Message, options: SendOptions): number {
     const { destination, chunks } = this.parseSendArguments(msg, [options]);
-    const handle = this.ensureBound();
-    const result = handle.send(chunks, destination.address, destination.port,
-      destination.localAddress, destination.interfaceIndex);
+    const failure = this.bindImplicitly();
+    if (failure) throw failure;
+    const handle = this.openHandle();
+    writeRecord(this.sends.records, 0, destination);
+    const result = handle.send(chunks);
     if (typeof result === 'number') return result;
     throw systemError(result, 'sendmsg', destination.address, destination.port);
   }
@@ -474,15 +365,17 @@ export class Socket extends EventEmitter {
     const handle = this.openHandle();
     // Replies already made in this 'message' batch leave before the socket closes, as they
     // would have without coalescing.
-    if (this.coalescing !== undefined) this.flushCoalesced(this.coalescing.splice(0));
+    if (this.coalescing !== undefined) this.sends.sendMany(this.coalescing.splice(0));
     if (callback) this.once('close', callback);
+    const unsent = this.sends.takeUnsent();
     this.handle = undefined;
     handle.close();
-    const unsent = this.queue.slice(this.queueHead);
-    this.queue = [];
-    this.queueHead = 0;
     process.nextTick(() => {
-      for (const entry of unsent) this.fail(entry.callback, closedBeforeSent());
+      // Each unsent datagram's callback gets its error before 'close'. One without a callback
+      // is dropped quietly, as dgram drops its queue: an 'error' for it would follow nothing
+      // the program can still act on, and no event may follow 'close'.
+      const error = closedBeforeSent();
+      for (const { callback: sent } of unsent) if (sent) sent(error);
       this.emit('close');
     });
     return this;
@@ -529,17 +422,25 @@ export class Socket extends EventEmitter {
 
   /** Sends that wait for the kernel to take them. */
   get queuedSends(): number {
-    return this.queue.length - this.queueHead;
+    return this.sends.length;
   }
 
   ref(): this {
     this.handle?.setReferenced(true);
+    this.sends.setReferenced(true);
     return this;
   }
 
   unref(): this {
     this.handle?.setReferenced(false);
+    this.sends.setReferenced(false);
     return this;
+  }
+
+  // Calls callback with error, or emits it as 'error'.
+  private fail(callback: SendCallback | undefined, error: Error): void {
+    if (callback) process.nextTick(callback, error);
+    else process.nextTick(() => this.emitUnlessClosed('error', error));
   }
 
   private openHandle(): UdpHandle {
@@ -548,9 +449,30 @@ export class Socket extends EventEmitter {
   }
 
   // dgram binds an unbound socket to the wildcard address on its first send; so does this.
-  private ensureBound(): UdpHandle {
-    if (!this.bound) this.bind(0);
-    return this.openHandle();
+  // Returns why it could not.
+  private bindImplicitly(): SystemError | undefined {
+    return this.bound ? undefined : this.bindNow({});
+  }
+
+  // The implicit bind for a send, or that send's failure: its callback gets the bind's error
+  // (or 'error' is emitted for it), and nothing waits for a poll that will never come.
+  private bindForSend(callback: SendCallback | undefined): boolean {
+    const failure = this.bindImplicitly();
+    if (failure === undefined) return true;
+    this.fail(callback, failure);
+    return false;
+  }
+
+  private emitUnlessClosed(event: string, ...args: unknown[]): void {
+    if (this.handle !== undefined) this.emit(event, ...args);
+  }
+
+  private nativeError(info: NativeErrorInfo, syscall: string): void {
+    const error = systemError(info, syscall);
+    // libuv stops a poll after an error: this socket would never receive again. Say so, and
+    // close, rather than go on sending from a socket that is deaf.
+    if (syscall === 'poll') this.close();
+    this.emit('error', error);
   }
 
   private setOption(name: string, value: number): void {
@@ -564,20 +486,11 @@ export class Socket extends EventEmitter {
     return result;
   }
 
-  /** The address's family (a v4-mapped one counts as 4), or a throw. */
-  private validateAddress(address: unknown, name: string): 4 | 6 {
-    if (typeof address !== 'string') throw invalidArgType(name, 'of type string', address);
-    const family = ipFamily(address);
-    if (family === 0) throw invalidIpAddress(name, address);
-    if (family === 6 && this.family === 4) {
-      throw invalidArgValue(name, address, 'must be an IPv4 address on a udp4 socket');
-    }
-    return family;
-  }
-
-  private parseSendArguments(msg: unknown, args: unknown[]) {
+  // Every check of a send, before anything is sent: the message, the port, both addresses
+  // (parsed once, here), the interface and the callback.
+  private parseSendArguments(msg: unknown, args: unknown[]): PendingSend {
     this.openHandle();
-    let chunks = toChunks(msg);
+    let chunks: Chunks = toChunks(msg);
     let options: SendOptions;
     let callback: unknown;
     const [first] = args;
@@ -586,7 +499,7 @@ export class Socket extends EventEmitter {
       callback = args[1];
     } else if (args.length >= 3 && typeof args[2] === 'number') {
       // send(msg, offset, length, port, address?, callback?)
-      chunks = this.slice(chunks, args[0], args[1]);
+      chunks = sliceChunks(chunks, args[0], args[1]);
       options = { port: args[2] as number };
       if (typeof args[3] === 'function') callback = args[3];
       else {
@@ -601,84 +514,32 @@ export class Socket extends EventEmitter {
         callback = args[2];
       }
     }
-    const destination: Destination = {
-      port: validatePort(options.port, 'port', false),
-      address: options.address ?? (this.family === 6 ? '::1' : '127.0.0.1'),
-      localAddress: options.localAddress ?? undefined,
-      interfaceIndex: validateInterfaceIndex(options.interfaceIndex),
-    };
-    const packetFamily = this.validateAddress(destination.address, 'address');
-    if (destination.localAddress !== undefined &&
-        this.validateAddress(destination.localAddress, 'localAddress') !== packetFamily) {
-      throw invalidArgValue('localAddress', destination.localAddress,
-        `must be an IPv${packetFamily} address to send to ${destination.address}`);
-    }
-    return { destination, callback: validateCallback(callback), chunks };
-  }
-
-  private slice(chunks: Uint8Array | Uint8Array[], offset: unknown, length: unknown): Uint8Array {
-    if (Array.isArray(chunks)) throw invalidArgValue('msg', chunks, 'must be a single buffer when offset and length are given');
-    if (typeof offset !== 'number') throw invalidArgType('offset', 'of type number', offset);
-    if (typeof length !== 'number') throw invalidArgType('length', 'of type number', length);
-    if (!Number.isInteger(offset) || offset < 0 || offset > chunks.length) {
-      throw outOfRange('offset', `an integer >= 0 and <= ${chunks.length}`, offset);
-    }
-    if (!Number.isInteger(length) || length < 0 || offset + length > chunks.length) {
-      throw outOfRange('length', `an integer >= 0 and <= ${chunks.length - offset}`, length);
-    }
-    return chunks.subarray(offset, offset + length);
-  }
-
-  private enqueueSettled(
-    { chunks, destination }: ParsedSend,
-    index: number,
-    settle: (i: number, result: number | Error) => void,
-  ) {
-    this.enqueue(chunks, destination, (error, bytes) => settle(index, error ?? (bytes as number)));
-  }
-
-  private enqueue(chunks: Uint8Array | Uint8Array[], destination: Destination, callback: SendCallback | undefined) {
-    this.queue.push({ chunks, ...destination, callback });
-  }
-
-  // Called when the socket can take more: sends in order until it is full again.
-  private flushQueue(): void {
-    const handle = this.handle;
-    if (handle === undefined) return;
-    while (this.queueHead < this.queue.length) {
-      const entry = this.queue[this.queueHead];
-      const result = handle.send(entry.chunks, entry.address, entry.port, entry.localAddress, entry.interfaceIndex);
-      if (!(typeof result === 'number') && result.retry) return;
-      this.queueHead++;
-      if (typeof result === 'number') {
-        if (entry.callback) entry.callback(null, result);
-      } else {
-        this.fail(entry.callback, systemError(result, 'sendmsg', entry.address, entry.port));
-      }
-      if (this.handle === undefined) return; // a callback closed the socket
-    }
-    this.queue = [];
-    this.queueHead = 0;
-    handle.watchWritable(false);
-  }
-
-  private fail(callback: SendCallback | undefined, error: Error): void {
-    if (callback) process.nextTick(callback, error);
-    else process.nextTick(() => this.emit('error', error));
+    const port = validatePort(options.port, 'port', false);
+    const address = options.address ?? (this.family === 6 ? '::1' : '127.0.0.1');
+    const localAddress = options.localAddress ?? undefined;
+    const destination: Destination = makeDestination(
+      this.family, port, address, localAddress, validateInterfaceIndex(options.interfaceIndex));
+    return { chunks, destination, callback: validateCallback<SendCallback>(callback) };
   }
 
   private deliver(count: number, arenas: ArrayBuffer[]): void {
-    const sends: CoalescedSend[] = [];
+    const sends: PendingSend[] = [];
     this.coalescing = sends;
     try {
       this.emitMessages(count, arenas);
     } finally {
       this.coalescing = undefined;
-      this.flushCoalesced(sends);
+      if (sends.length > 0 && this.handle !== undefined) this.sends.sendMany(sends);
     }
   }
 
   private emitMessages(count: number, arenas: ArrayBuffer[]): void {
+    // The addon keeps writing into an arena after this batch: it must never change owner.
+    // (Node's own Buffer pool is marked the same way.)
+    for (const arena of arenas) {
+      if (arena !== this.lastArena) markAsUntransferable(arena);
+    }
+    this.lastArena = arenas[arenas.length - 1];
     const meta = this.meta;
     const stride = binding.metaStride;
     const formatter = this.formatter;
@@ -692,7 +553,8 @@ export class Socket extends EventEmitter {
       const peerFamily = meta[at + Meta.PeerFamily];
       let address = formatter.format(peerFamily, at + Meta.PeerAddress);
       const scope = meta[at + Meta.PeerScope];
-      if (scope !== 0 && peerFamily === 6 && isIPv6LinkLocal(address)) address += `%${scope}`;
+      // The zone as dgram writes it: the interface's name where it has one.
+      if (scope !== 0 && peerFamily === 6 && isIPv6LinkLocal(address)) address += `%${names.get(scope) ?? scope}`;
       const localFamily = meta[at + Meta.LocalFamily];
       const destinationFamily = meta[at + Meta.DestinationFamily];
       const interfaceIndex = meta[at + Meta.InterfaceIndex];
@@ -717,7 +579,13 @@ export class Socket extends EventEmitter {
         rinfo.interfaceIndex = undefined;
         rinfo.interfaceName = undefined;
       }
-      this.emit('message', msg, rinfo);
+      try {
+        this.emit('message', msg, rinfo);
+      } catch (error) {
+        // As a throw from a dgram listener: uncaught, now. Then, if the process goes on (an
+        // 'uncaughtException' handler), so does the batch: every datagram is delivered.
+        binding.reportUncaught(error);
+      }
     }
   }
 }

@@ -3,6 +3,7 @@
 // decoder on well-formed and hostile input, and the error table.
 const os = require('os');
 const { binding } = require('../dist/native');
+const { sourceControlBytes } = require('../dist/send-record');
 const { assert, platform } = require('./helpers');
 
 const hex = (text) => Buffer.from(text.replace(/[\s|]/g, ''), 'hex');
@@ -80,19 +81,19 @@ function forBackend(context, table) {
 describe('control messages and errors (no sockets)', function () {
   it('encodes the source for an IPv4, a v4-mapped and an IPv6 destination, byte for byte', function () {
     const expected = forBackend(this, SEND_CONTROL);
-    assert.deepStrictEqual(binding.sourceControlBytes(4, '198.51.100.7', '192.0.2.1', 0), expected.ipv4);
-    assert.deepStrictEqual(binding.sourceControlBytes(4, '198.51.100.7', '192.0.2.1', 7), expected.ipv4WithInterface);
+    assert.deepStrictEqual(sourceControlBytes(4, '198.51.100.7', '192.0.2.1', 0), expected.ipv4);
+    assert.deepStrictEqual(sourceControlBytes(4, '198.51.100.7', '192.0.2.1', 7), expected.ipv4WithInterface);
     // On a dual-stack socket an IPv4 destination, plain or v4-mapped, takes the IPv4 message.
-    assert.deepStrictEqual(binding.sourceControlBytes(6, '198.51.100.7', '192.0.2.1', 0), expected.ipv4);
-    assert.deepStrictEqual(binding.sourceControlBytes(6, '::ffff:198.51.100.7', '::ffff:192.0.2.1', 0), expected.ipv4);
-    assert.deepStrictEqual(binding.sourceControlBytes(6, '2001:db8::99', '2001:db8::1', 2), expected.ipv6);
-    assert.deepStrictEqual(binding.sourceControlBytes(6, 'fe80::1', null, 5), expected.interfaceOnly);
-    assert.strictEqual(binding.sourceControlBytes(4, '198.51.100.7', null, 0).length, 0, 'nothing to say: no control data');
+    assert.deepStrictEqual(sourceControlBytes(6, '198.51.100.7', '192.0.2.1', 0), expected.ipv4);
+    assert.deepStrictEqual(sourceControlBytes(6, '::ffff:198.51.100.7', '::ffff:192.0.2.1', 0), expected.ipv4);
+    assert.deepStrictEqual(sourceControlBytes(6, '2001:db8::99', '2001:db8::1', 2), expected.ipv6);
+    assert.deepStrictEqual(sourceControlBytes(6, 'fe80::1', null, 5), expected.interfaceOnly);
+    assert.strictEqual(sourceControlBytes(4, '198.51.100.7', null, 0).length, 0, 'nothing to say: no control data');
   });
 
   it('refuses a source of the wrong family for the packet', function () {
-    assert.throws(() => binding.sourceControlBytes(6, '2001:db8::99', '192.0.2.1', 0), { code: 'ERR_INVALID_ARG_VALUE' });
-    assert.throws(() => binding.sourceControlBytes(6, '198.51.100.7', '2001:db8::1', 0), { code: 'ERR_INVALID_ARG_VALUE' });
+    assert.throws(() => sourceControlBytes(6, '2001:db8::99', '192.0.2.1', 0), { code: 'ERR_INVALID_ARG_VALUE' });
+    assert.throws(() => sourceControlBytes(6, '198.51.100.7', '2001:db8::1', 0), { code: 'ERR_INVALID_ARG_VALUE' });
   });
 
   it('decodes received packet info, v4-mapped as plain IPv4', function () {

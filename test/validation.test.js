@@ -88,35 +88,57 @@ describe('bad input', function () {
 
   it('the addon checks types again: misuse of the native layer throws and never crashes', function () {
     const meta = new Int32Array(binding.receiveBatch * binding.metaStride);
-    assert.throws(() => new binding.UdpHandle('4', false, false, 100, meta), TypeError);
-    assert.throws(() => new binding.UdpHandle(5, false, false, 100, meta), RangeError);
-    assert.throws(() => new binding.UdpHandle(4, false, false, 100, new Int32Array(1)), TypeError);
-    assert.throws(() => new binding.UdpHandle(4, false, false, 1e9, meta), RangeError);
+    const records = new Int32Array(binding.sendBatchSize * binding.sendRecordStride);
+    assert.throws(() => new binding.UdpHandle('4', false, false, 100, meta, records), TypeError);
+    assert.throws(() => new binding.UdpHandle(5, false, false, 100, meta, records), RangeError);
+    assert.throws(() => new binding.UdpHandle(4, false, false, 100, new Int32Array(1), records), TypeError);
+    assert.throws(() => new binding.UdpHandle(4, false, false, 100, meta, new Int32Array(1)), TypeError);
+    assert.throws(() => new binding.UdpHandle(4, false, false, 1e9, meta, records), RangeError);
     assert.throws(() => new binding.UdpHandle(4, false, false, 100), TypeError);
-    const handle = new binding.UdpHandle(4, false, false, 100, meta);
+    const handle = new binding.UdpHandle(4, false, false, 100, meta, records);
+    // A record that src/ would never write: each must be refused, never sent or crashed on.
+    const record = (fields) => {
+      records.fill(0);
+      Object.assign(records, { 0: port, 1: 4, 2: 0x0100007f, ...fields });
+    };
     try {
-      assert.throws(() => handle.bind(1, 2), TypeError);
-      assert.throws(() => handle.bind('127.0.0.1', -1), RangeError);
-      assert.throws(() => handle.bind('::1', 0), TypeError);
-      assert.throws(() => handle.send('text', '127.0.0.1', port), TypeError);
-      assert.throws(() => handle.send(Buffer.from('x'), {}, port), TypeError);
-      assert.throws(() => handle.send(Buffer.from('x'), 'nope', port), TypeError);
-      assert.throws(() => handle.send(Buffer.from('x'), '127.0.0.1', 0), RangeError);
-      assert.throws(() => handle.send(Buffer.from('x'), '127.0.0.1', port, '::1'), TypeError);
-      assert.throws(() => handle.send(Buffer.from('x'), '127.0.0.1', port, undefined, -5), RangeError);
-      assert.throws(() => handle.send(new Array(1000).fill(Buffer.from('x')), '127.0.0.1', port), RangeError);
+      record({ 1: 0 });
+      assert.throws(() => handle.bind(), TypeError, 'no family');
+      record({ 0: -1 });
+      assert.throws(() => handle.bind(), TypeError, 'a negative port');
+      record({ 1: 6 });
+      assert.throws(() => handle.bind(), TypeError, 'IPv6 on an IPv4 socket');
+      record({});
+      assert.throws(() => handle.send('text'), TypeError, 'a string is no Uint8Array');
+      assert.throws(() => handle.send([Buffer.from('x'), 'y']), TypeError);
+      assert.throws(() => handle.send(new Array(1000).fill(Buffer.from('x'))), RangeError);
+      record({ 0: 0 });
+      assert.throws(() => handle.send(Buffer.from('x')), TypeError, 'port 0');
+      record({ 1: 7 });
+      assert.throws(() => handle.send(Buffer.from('x')), TypeError, 'family 7');
+      record({ 7: 6 });
+      assert.throws(() => handle.send(Buffer.from('x')), TypeError, 'an IPv6 source for IPv4');
+      record({ 7: 9 });
+      assert.throws(() => handle.send(Buffer.from('x')), TypeError, 'a source of family 9');
+      record({ 12: -5 });
+      assert.throws(() => handle.send(Buffer.from('x')), RangeError, 'a negative interface');
+      record({});
       assert.throws(() => handle.setOption('nope', 1), TypeError);
       assert.throws(() => handle.setOption('ttl', 'x'), TypeError);
-      assert.throws(() => handle.sendBatch([Buffer.from('x')], ['127.0.0.1'], [port], [undefined], [undefined], new Int32Array(1)), TypeError);
-      assert.throws(() => handle.sendBatch([Buffer.from('x')], ['127.0.0.1'], [], [undefined], [undefined], new Float64Array(1)), RangeError);
-      assert.throws(() => handle.sendBatch(new Array(100).fill(Buffer.from('x')), [], [], [], [], new Float64Array(100)), RangeError);
-      assert.throws(() => handle.sendBatch(null, [], [], [], [], new Float64Array(1)), TypeError);
+      assert.throws(() => handle.sendBatch([Buffer.from('x')], 1, new Int32Array(1)), TypeError);
+      assert.throws(() => handle.sendBatch([Buffer.from('x')], 2, new Float64Array(1)), TypeError);
+      assert.throws(() => handle.sendBatch([Buffer.from('x')], 1000, new Float64Array(1000)), RangeError);
+      assert.throws(() => handle.sendBatch(null, 1, new Float64Array(1)), TypeError);
+      assert.throws(() => handle.sendBatch([], 1, new Float64Array(1)), TypeError, 'a hole is no message');
       assert.throws(() => binding.decodeReceiveControl('x'), TypeError);
-      assert.throws(() => binding.sourceControlBytes(4, 'x', null, 0), TypeError);
+      assert.throws(() => binding.sourceControlBytes(4, 'x'), TypeError);
+      assert.throws(() => binding.sourceControlBytes(4, new Int32Array(1)), TypeError);
       assert.throws(() => binding.describeError('x'), TypeError);
+      assert.throws(() => binding.interfaceIndex(1), TypeError);
+      assert.strictEqual(binding.interfaceIndex('no\0such'), 0);
     } finally {
       handle.close();
     }
-    assert.throws(() => handle.send(Buffer.from('x'), '127.0.0.1', port), /Not running/);
+    assert.throws(() => handle.send(Buffer.from('x')), /Not running/);
   });
 });

@@ -1,0 +1,101 @@
+// Argument conversion for the socket's methods: what a message is, ports, callbacks and sizes.
+// Each check here decides once, before anything is sent; the addon checks types again only so
+// that misuse of the native layer throws instead of crashing.
+import { types } from 'util';
+
+import { badPort, invalidArgType, invalidArgValue, outOfRange } from './errors';
+import { binding } from './native';
+
+export type Chunks = Uint8Array | Uint8Array[];
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The bytes of one buffer of a message. Only a real Uint8Array passes as itself: a Proxy of
+ * one, or an object that merely has its prototype, is not a view the addon can read.
+ */
+function toBytes(value: unknown, name: string): Uint8Array {
+  if (types.isUint8Array(value)) return value;
+  if (typeof value === 'string') return Buffer.from(value);
+  if (ArrayBuffer.isView(value)) {
+    // A view whose buffer was transferred has no bytes (and a detached DataView throws on
+    // byteLength): dgram sends an empty datagram for it, and so does this.
+    if (value.buffer.byteLength === 0) return EMPTY;
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  }
+  throw invalidArgType(
+    name,
+    'of type string or an instance of Buffer, TypedArray, or DataView, or an array of them',
+    value,
+  );
+}
+
+/** A Uint8Array, or a gather list of them sent as one datagram (a fresh, dense array). */
+export function toChunks(msg: unknown): Chunks {
+  if (!Array.isArray(msg)) return toBytes(msg, 'msg');
+  const length = msg.length;
+  if (length > binding.maxGatherBuffers) {
+    throw outOfRange('msg.length', `<= ${binding.maxGatherBuffers} buffers in a gather list`, length);
+  }
+  const chunks = new Array<Uint8Array>(length);
+  for (let i = 0; i < length; i++) chunks[i] = toBytes(msg[i], 'msg');
+  return chunks;
+}
+
+export function validatePort(value: unknown, name: string, allowZero: boolean): number {
+  if (typeof value !== 'number' && typeof value !== 'string') {
+    throw invalidArgType(name, 'of type number', value);
+  }
+  const port = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535) {
+    throw badPort(name === 'port' ? 'Port' : name, value, allowZero);
+  }
+  return port;
+}
+
+export function validateInterfaceIndex(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number') throw invalidArgType('interfaceIndex', 'of type number', value);
+  if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
+    throw outOfRange('interfaceIndex', 'an integer >= 0 and <= 2147483647', value);
+  }
+  return value;
+}
+
+export function validateCallback<T extends (...args: never[]) => unknown>(value: unknown): T | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'function') throw invalidArgType('callback', 'of type function', value);
+  return value as T;
+}
+
+export function validateBufferSize(value: unknown, name: string): number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value) || value <= 0 || value > 0x7fffffff) {
+    throw outOfRange(name, 'an integer > 0 and <= 2147483647', value);
+  }
+  return value;
+}
+
+export function validateCount(value: unknown, name: string): number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value) || value < 1 || value > 0x7fffffff) {
+    throw outOfRange(name, 'an integer >= 1 and <= 2147483647', value);
+  }
+  return value;
+}
+
+/** offset and length of dgram's send(msg, offset, length, ...) form, over one buffer. */
+export function sliceChunks(chunks: Chunks, offset: unknown, length: unknown): Uint8Array {
+  if (Array.isArray(chunks)) {
+    throw invalidArgValue('msg', chunks, 'must be a single buffer when offset and length are given');
+  }
+  if (typeof offset !== 'number') throw invalidArgType('offset', 'of type number', offset);
+  if (typeof length !== 'number') throw invalidArgType('length', 'of type number', length);
+  if (!Number.isInteger(offset) || offset < 0 || offset > chunks.length) {
+    throw outOfRange('offset', `an integer >= 0 and <= ${chunks.length}`, offset);
+  }
+  if (!Number.isInteger(length) || length < 0 || offset + length > chunks.length) {
+    throw outOfRange('length', `an integer >= 0 and <= ${chunks.length - offset}`, length);
+  }
+  return chunks.subarray(offset, offset + length);
+}
