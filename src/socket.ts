@@ -302,7 +302,8 @@ export class Socket extends EventEmitter {
   /**
    * Sends many datagrams with as few system calls as the platform allows (sendmmsg on Linux),
    * in order, each with its own destination and source. The callback gets the first error (or
-   * null) and, for each datagram, its byte count or its Error. What the socket cannot take
+   * null) and, for each datagram, its byte count or its Error; without a callback, each error
+   * is emitted as 'error'. What the socket cannot take
    * yet waits in the send queue, as with send(). Every entry is checked before any is sent.
    */
   sendBatch(messages: ReadonlyArray<BatchMessage>, callback?: BatchCallback): void {
@@ -323,7 +324,8 @@ export class Socket extends EventEmitter {
       if (typeof entry !== 'object' || entry === null) throw invalidArgType(`messages[${i}]`, 'of type object', entry);
       const { chunks, destination } = this.parseSendArguments(entry.msg, [entry]);
       // Each callback is called from process.nextTick, so settle runs done from there too.
-      sends[i] = { chunks, destination, callback: (error, bytes) => settle(i, error, bytes) };
+      // Without one, each failed datagram is emitted as 'error', as a send() without one is.
+      sends[i] = { chunks, destination, callback: done && ((error, bytes) => settle(i, error, bytes)) };
     }
     if (!this.bindForSend(done === undefined ? undefined : (error) => done(error, results.fill(error as Error)))) return;
     if (count === 0) {
