@@ -279,12 +279,17 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
                            InstanceMethod<&UdpHandle::WatchWritable>("watchWritable"),
                            InstanceMethod<&UdpHandle::SetReferenced>("setReferenced"),
                            InstanceMethod<&UdpHandle::Close>("close"),
+                           InstanceMethod<&UdpHandle::SetMembership>("setMembership"),
+                           InstanceMethod<&UdpHandle::SetMulticastInterface>("setMulticastInterface"),
+                           InstanceMethod<&UdpHandle::Connect>("connect"),
+                           InstanceMethod<&UdpHandle::Disconnect>("disconnect"),
+                           InstanceMethod<&UdpHandle::RemoteAddress>("remoteAddress"),
                        });
   }
 
   // new UdpHandle(family: 4 | 6, ipv6Only, reuseAddress, maxMessageSize,
   //               meta: Int32Array of receiveBatch * metaStride,
-  //               sendRecords: Int32Array of sendBatchSize * sendRecordStride)
+  //               sendRecords: Int32Array of sendBatchSize * sendRecordStride, reusePort)
   explicit UdpHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpHandle>(info) {
     Napi::Env env = info.Env();
     state_ = env.GetInstanceData<AddonState>();
@@ -323,6 +328,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     options.family = family;
     options.ipv6_only = info[1].ToBoolean();
     options.reuse_address = info[2].ToBoolean();
+    options.reuse_port = info[6].ToBoolean();
     const OsError error = open_socket(options, &socket_);
     if (error != 0) {
       Napi::Error exception = Napi::Error::New(env, "socket failed");
@@ -465,10 +471,13 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     OutgoingDatagram datagram{};
     if (!get_chunks(env, msg, prepared->chunks, &datagram.chunk_count)) return false;
     datagram.chunks = prepared->chunks;
-    if (!record_address(env, record, family_, 1, &prepared->destination)) return false;
-    datagram.destination = &prepared->destination;
+    const Address* destination = &connected_peer_;  // family 0: the connected peer
+    if (record[kRecordFamily] != 0 || !connected_) {
+      if (!record_address(env, record, family_, 1, &prepared->destination)) return false;
+      datagram.destination = destination = &prepared->destination;
+    }
     const int control_length =
-        source_control(env, record, prepared->destination, &prepared->source, prepared->control);
+        source_control(env, record, *destination, &prepared->source, prepared->control);
     if (control_length < 0) return false;
     if (control_length > 0) {
       datagram.control = prepared->control;
@@ -479,12 +488,87 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     return true;
   }
 
-  Napi::Value LocalAddress(const Napi::CallbackInfo& info) {
+  // setMembership(join) -> undefined | error info. Send record 0 holds the group, its source
+  // (source-specific) and the interface index; record 1 the interface's IPv4 address (dgram's
+  // form), or family 0.
+  Napi::Value SetMembership(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    Membership membership;
+    IpAddress group, source, interface_address;
+    const int32_t* interface_record = records_ + kRecordStride;
+    if (!record_ip(records_, kRecordFamily, &group) ||
+        (records_[kRecordSourceFamily] != 0 &&
+         !record_ip(records_, kRecordSourceFamily, &source)) ||
+        (interface_record[kRecordFamily] != 0 &&
+         (!record_ip(interface_record, kRecordFamily, &interface_address) ||
+          interface_address.family != 4)) ||
+        records_[kRecordInterfaceIndex] < 0) {
+      throw_type_error(env, "ERR_INVALID_ARG_VALUE", "The membership record is not valid");
+      return env.Undefined();
+    }
+    membership.family = group.family;
+    std::memcpy(membership.group, group.bytes, 16);
+    membership.has_source = records_[kRecordSourceFamily] != 0;
+    std::memcpy(membership.source, source.bytes, 16);
+    membership.interface_index = static_cast<uint32_t>(records_[kRecordInterfaceIndex]);
+    membership.has_interface_address = interface_record[kRecordFamily] != 0;
+    std::memcpy(membership.interface_address, interface_address.bytes, 4);
+    const OsError error = set_membership(socket_, family_, membership, info[0].ToBoolean());
+    return error == 0 ? env.Undefined() : error_info(env, error).As<Napi::Value>();
+  }
+
+  // setMulticastInterface(family) -> undefined | error info. Send record 0 holds the interface
+  // index and, for IPv4, an address of the interface (or family 0).
+  Napi::Value SetMulticastInterface(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int family;
+    if (!CheckOpen(env) || !get_int(env, info[0], "family", 4, 6, &family)) return env.Undefined();
+    IpAddress address;
+    const bool by_address = records_[kRecordFamily] != 0;
+    if ((by_address && (!record_ip(records_, kRecordFamily, &address) || address.family != 4)) ||
+        records_[kRecordInterfaceIndex] < 0) {
+      throw_type_error(env, "ERR_INVALID_ARG_VALUE", "The interface record is not valid");
+      return env.Undefined();
+    }
+    const OsError error =
+        set_multicast_interface(socket_, family, static_cast<uint32_t>(records_[kRecordInterfaceIndex]),
+                                by_address ? address.bytes : nullptr);
+    return error == 0 ? env.Undefined() : error_info(env, error).As<Napi::Value>();
+  }
+
+  // connect() -> undefined | error info: the peer is send record 0.
+  Napi::Value Connect(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    Address peer;
+    if (!record_address(env, records_, family_, 1, &peer)) return env.Undefined();
+    const OsError error = connect_socket(socket_, &peer);
+    if (error != 0) return error_info(env, error);
+    connected_peer_ = peer;
+    connected_ = true;
+    return env.Undefined();
+  }
+
+  Napi::Value Disconnect(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    const OsError error = connect_socket(socket_, nullptr);
+    if (error != 0) return error_info(env, error);
+    connected_ = false;
+    return env.Undefined();
+  }
+
+  Napi::Value RemoteAddress(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!CheckOpen(env)) return env.Undefined();
     Address address;
-    const OsError error = local_address(socket_, &address);
+    const OsError error = peer_address(socket_, &address);
     if (error != 0) return error_info(env, error);
+    return AddressObject(env, address);
+  }
+
+  static Napi::Object AddressObject(Napi::Env env, const Address& address) {
     IpAddress ip;
     int port;
     split_address(address, &ip, &port);
@@ -493,6 +577,15 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     result.Set("family", ip.family == 6 ? "IPv6" : "IPv4");
     result.Set("port", port);
     return result;
+  }
+
+  Napi::Value LocalAddress(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    Address address;
+    const OsError error = local_address(socket_, &address);
+    if (error != 0) return error_info(env, error);
+    return AddressObject(env, address);
   }
 
   // setOption(name, value) -> undefined | error info
@@ -521,7 +614,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   Napi::Value WatchWritable(const Napi::CallbackInfo& info) {
     if (poll_ != nullptr) {
       const bool watch = info[0].ToBoolean();
-      uv_poll_start(&poll_->handle, watch ? UV_READABLE | UV_WRITABLE : UV_READABLE, OnPoll);
+      poll_events_ = watch ? UV_READABLE | UV_WRITABLE : UV_READABLE;
+      uv_poll_start(&poll_->handle, poll_events_, OnPoll);
     }
     return info.Env().Undefined();
   }
@@ -586,6 +680,15 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
       return;
     }
     if (status < 0) {
+      // libuv stops the poll on POLLERR. On a UDP socket that is, first of all, an ICMP report
+      // kept for a connected socket (ECONNREFUSED after a send to a closed port): reading
+      // SO_ERROR clears it, and the socket goes on, as dgram's does, with the report as an
+      // 'error'. Anything else stops the socket for good, and src/ closes it.
+      const OsError pending = take_socket_error(self->socket_);
+      if (pending != 0 && uv_poll_start(handle, self->poll_events_, OnPoll) == 0) {
+        self->CallBack("onerror", {error_info(env, pending), Napi::String::New(env, "recvmsg")});
+        return;
+      }
       Napi::Object info = Napi::Object::New(env);
       info.Set("code", uv_err_name(status));
       info.Set("errno", status);
@@ -765,6 +868,9 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   AddonState* state_ = nullptr;
   Socket socket_{};
   int family_ = 4;
+  bool connected_ = false;
+  Address connected_peer_{};  // while connected_: where a send without a destination goes
+  int poll_events_ = UV_READABLE;
   bool open_ = false;
   bool referenced_ = true;
   Poll* poll_ = nullptr;

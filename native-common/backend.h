@@ -89,6 +89,19 @@ struct SocketOptions {
   int family;  // 4 or 6
   bool ipv6_only;  // only for family 6
   bool reuse_address;
+  bool reuse_port;  // share one port's load among sockets (Linux SO_REUSEPORT, FreeBSD _LB)
+};
+
+// A multicast membership: the group, an optional source (source-specific), and the interface:
+// by index, or (IPv4, dgram's form) by one of its addresses, or neither (the kernel chooses).
+struct Membership {
+  int family = 0;  // the group's: 4 or 6
+  uint8_t group[16] = {};
+  bool has_source = false;
+  uint8_t source[16] = {};
+  uint32_t interface_index = 0;
+  bool has_interface_address = false;  // IPv4 only
+  uint8_t interface_address[4] = {};
 };
 
 enum class Option {
@@ -117,9 +130,24 @@ OsError last_socket_error();
 // bind() and getsockname(), the same Berkeley calls everywhere (backend_shared.cc).
 OsError bind_socket(Socket socket, const Address& address);
 OsError local_address(Socket socket, Address* out);
+OsError peer_address(Socket socket, Address* out);  // getpeername(): the connected peer
 OsError set_option(Socket socket, int family, Option option, int value);
 OsError get_option(Socket socket, int family, Option option, int* value);
 void close_socket(Socket socket);
+
+// Joins (join) or leaves a multicast group on a socket of socket_family.
+OsError set_membership(Socket socket, int socket_family, const Membership& membership, bool join);
+// The interface multicast datagrams of family leave by when a send does not choose one: by
+// index, or for IPv4 by one of its addresses (ipv4_address, 4 bytes, or nullptr). Index 0 and
+// no address: the kernel's choice.
+OsError set_multicast_interface(Socket socket, int family, uint32_t index,
+                                const uint8_t* ipv4_address);
+// connect(): only datagrams from peer arrive, and a send without a destination goes to peer.
+// peer == nullptr dissolves the association.
+OsError connect_socket(Socket socket, const Address* peer);
+// The socket's pending error (SO_ERROR), cleared by reading it: an ICMP report that a
+// connected socket keeps for its next call.
+OsError take_socket_error(Socket socket);
 
 // Receives up to count datagrams without blocking. Returns how many were received; when that
 // is 0, *error says why (would_block(*error) when the socket is merely empty). Errors that

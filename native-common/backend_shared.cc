@@ -19,6 +19,13 @@ OsError local_address(Socket socket, Address* out) {
              : last_socket_error();
 }
 
+OsError peer_address(Socket socket, Address* out) {
+  out->length = sizeof out->storage;
+  return getpeername(socket, reinterpret_cast<sockaddr*>(&out->storage), &out->length) == 0
+             ? 0
+             : last_socket_error();
+}
+
 bool socket_option_name(int family, Option option, int* level, int* name) {
   const bool v6 = family == 6;
   switch (option) {
@@ -72,6 +79,75 @@ void set_ipv4_destination(const uint8_t address[4], PacketInfo* info) {
   } else {
     info->local_family = 0;
   }
+}
+
+namespace {
+
+sockaddr_storage socket_address(int family, const uint8_t* bytes) {
+  sockaddr_storage storage{};
+  if (family == 4) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+    v4->sin_family = AF_INET;
+    std::memcpy(&v4->sin_addr, bytes, 4);
+  } else {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    v6->sin6_family = AF_INET6;
+    std::memcpy(&v6->sin6_addr, bytes, 16);
+  }
+  return storage;
+}
+
+OsError set_option_bytes(Socket socket, int level, int name, const void* value, size_t length) {
+  return setsockopt(socket, level, name, reinterpret_cast<const char*>(value),
+                    static_cast<socklen_t>(length)) == 0
+             ? 0
+             : last_socket_error();
+}
+
+}  // namespace
+
+OsError set_membership_by_index(Socket socket, const Membership& membership, bool join) {
+  // The level is the group's family: an IPv6 socket joins an IPv4 group at IPPROTO_IP.
+  const int level = membership.family == 6 ? IPPROTO_IPV6 : IPPROTO_IP;
+  if (membership.has_source) {
+    group_source_req request{};
+    request.gsr_interface = membership.interface_index;
+    request.gsr_group = socket_address(membership.family, membership.group);
+    request.gsr_source = socket_address(membership.family, membership.source);
+    return set_option_bytes(socket, level, join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP,
+                            &request, sizeof request);
+  }
+  group_req request{};
+  request.gr_interface = membership.interface_index;
+  request.gr_group = socket_address(membership.family, membership.group);
+  return set_option_bytes(socket, level, join ? MCAST_JOIN_GROUP : MCAST_LEAVE_GROUP, &request,
+                          sizeof request);
+}
+
+OsError set_membership_by_address(Socket socket, const Membership& membership, bool join) {
+  if (membership.has_source) {
+    ip_mreq_source request{};
+    std::memcpy(&request.imr_multiaddr, membership.group, 4);
+    std::memcpy(&request.imr_sourceaddr, membership.source, 4);
+    std::memcpy(&request.imr_interface, membership.interface_address, 4);
+    return set_option_bytes(socket, IPPROTO_IP,
+                            join ? IP_ADD_SOURCE_MEMBERSHIP : IP_DROP_SOURCE_MEMBERSHIP, &request,
+                            sizeof request);
+  }
+  ip_mreq request{};
+  std::memcpy(&request.imr_multiaddr, membership.group, 4);
+  std::memcpy(&request.imr_interface, membership.interface_address, 4);
+  return set_option_bytes(socket, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP,
+                          &request, sizeof request);
+}
+
+OsError take_socket_error(Socket socket) {
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (getsockopt(socket, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&error), &length) != 0) {
+    return last_socket_error();
+  }
+  return error;
 }
 
 size_t send_one_by_one(Socket socket, const OutgoingDatagram* datagrams, size_t count,

@@ -22,6 +22,14 @@ void set_ipv6_packet_info(const uint8_t address[16], uint32_t interface_index, P
 // interface's prefix.)
 void set_ipv4_destination(const uint8_t address[4], PacketInfo* info);
 
+// Joins or leaves with the protocol-independent calls of RFC 3678 (MCAST_JOIN_GROUP,
+// MCAST_JOIN_SOURCE_GROUP and their LEAVE forms), which take the interface by index.
+OsError set_membership_by_index(Socket socket, const Membership& membership, bool join);
+
+// Joins or leaves an IPv4 group with the interface named by one of its addresses
+// (IP_ADD_MEMBERSHIP, IP_ADD_SOURCE_MEMBERSHIP and their DROP forms): dgram's form.
+OsError set_membership_by_address(Socket socket, const Membership& membership, bool join);
+
 // send_batch for systems with no sendmmsg: send_datagram for each, stopping at a failure.
 size_t send_one_by_one(Socket socket, const OutgoingDatagram* datagrams, size_t count,
                        int64_t* bytes, OsError* error);

@@ -48,6 +48,21 @@ OsError enable_address_reuse(int socket) {
 #endif
 }
 
+// reusePort: sockets bound to one port share its datagrams, balanced by the kernel. Linux's
+// SO_REUSEPORT does that; on FreeBSD it is SO_REUSEPORT_LB (its SO_REUSEPORT, like macOS's and
+// the other BSDs', only lets sockets share a port, and the last one bound gets every
+// datagram), so those platforms say they cannot.
+OsError enable_port_balancing(int socket) {
+#if defined(__linux__) && defined(SO_REUSEPORT)
+  return set_int_option(socket, SOL_SOCKET, SO_REUSEPORT, 1);
+#elif defined(SO_REUSEPORT_LB)
+  return set_int_option(socket, SOL_SOCKET, SO_REUSEPORT_LB, 1);
+#else
+  (void)socket;
+  return EOPNOTSUPP;
+#endif
+}
+
 void fill_iovecs(const OutgoingDatagram& datagram, iovec* vectors) {
   for (size_t i = 0; i < datagram.chunk_count; i++) {
     vectors[i].iov_base = const_cast<uint8_t*>(datagram.chunks[i].data);
@@ -148,6 +163,7 @@ OsError open_socket(const SocketOptions& options, Socket* out) {
   }
   if (error == 0) error = enable_packet_info(fd, options);
   if (error == 0 && options.reuse_address) error = enable_address_reuse(fd);
+  if (error == 0 && options.reuse_port) error = enable_port_balancing(fd);
   if (error != 0) {
     close(fd);
     return error;
@@ -178,6 +194,75 @@ OsError get_option(Socket socket, int family, Option option, int* value) {
 }
 
 void close_socket(Socket socket) { close(socket); }
+
+OsError set_membership(Socket socket, int socket_family, const Membership& membership, bool join) {
+  (void)socket_family;
+  if (membership.has_interface_address) return set_membership_by_address(socket, membership, join);
+#if defined(MCAST_JOIN_GROUP)
+  return set_membership_by_index(socket, membership, join);
+#else
+  // OpenBSD has no RFC 3678 calls: IPv4 names the interface by address only, IPv6 by index.
+  if (membership.has_source) return EOPNOTSUPP;
+  if (membership.family == 4) {
+    if (membership.interface_index != 0) return EOPNOTSUPP;
+    return set_membership_by_address(socket, membership, join);
+  }
+  ipv6_mreq request{};
+  std::memcpy(&request.ipv6mr_multiaddr, membership.group, 16);
+  request.ipv6mr_interface = membership.interface_index;
+  return setsockopt(socket, IPPROTO_IPV6, join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP, &request,
+                    sizeof request) == 0
+             ? 0
+             : last_socket_error();
+#endif
+}
+
+OsError set_multicast_interface(Socket socket, int family, uint32_t index,
+                                const uint8_t* ipv4_address) {
+  if (family == 6) {
+    const unsigned value = index;
+    return setsockopt(socket, IPPROTO_IPV6, IPV6_MULTICAST_IF, &value, sizeof value) == 0
+               ? 0
+               : last_socket_error();
+  }
+  if (ipv4_address != nullptr || index == 0) {
+    in_addr address{};
+    if (ipv4_address != nullptr) std::memcpy(&address, ipv4_address, 4);
+    return setsockopt(socket, IPPROTO_IP, IP_MULTICAST_IF, &address, sizeof address) == 0
+               ? 0
+               : last_socket_error();
+  }
+#if defined(__linux__) || defined(__FreeBSD__)
+  // IPv4 by index: Linux and FreeBSD take an ip_mreqn.
+  ip_mreqn request{};
+  request.imr_ifindex = static_cast<int>(index);
+  return setsockopt(socket, IPPROTO_IP, IP_MULTICAST_IF, &request, sizeof request) == 0
+             ? 0
+             : last_socket_error();
+#elif defined(IP_MULTICAST_IFINDEX)
+  const unsigned value = index;  // macOS
+  return setsockopt(socket, IPPROTO_IP, IP_MULTICAST_IFINDEX, &value, sizeof value) == 0
+             ? 0
+             : last_socket_error();
+#else
+  return EOPNOTSUPP;  // the other BSDs name an IPv4 multicast interface by address only
+#endif
+}
+
+OsError connect_socket(Socket socket, const Address* peer) {
+  int result;
+  if (peer != nullptr) {
+    result = connect(socket, reinterpret_cast<const sockaddr*>(&peer->storage), peer->length);
+  } else {
+    // AF_UNSPEC dissolves the association. Linux and macOS may answer EAFNOSUPPORT once it is
+    // done, which is not a failure.
+    sockaddr_storage unspecified{};
+    unspecified.ss_family = AF_UNSPEC;
+    result = connect(socket, reinterpret_cast<const sockaddr*>(&unspecified), sizeof unspecified);
+    if (result != 0 && errno == EAFNOSUPPORT) result = 0;
+  }
+  return result == 0 ? 0 : last_socket_error();
+}
 
 size_t receive_batch(Socket socket, ReceiveSlot* slots, size_t count, OsError* error) {
   *error = 0;

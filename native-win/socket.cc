@@ -245,6 +245,8 @@ OsError open_socket(const SocketOptions& options, Socket* out) {
   // Windows Server 2003 a socket of another user cannot be taken over). Unicast datagrams then
   // go to one of the sockets, which one is not defined; multicast and broadcast to all.
   if (error == 0 && options.reuse_address) error = set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+  // Windows has no option that balances one port's datagrams among sockets.
+  if (error == 0 && options.reuse_port) error = WSAEOPNOTSUPP;
   if (error != 0) {
     closesocket(fd);
     return error;
@@ -356,6 +358,47 @@ bool would_block(OsError error) { return error == WSAEWOULDBLOCK; }
 // WSAENOBUFS is the Windows form of Linux's ENOBUFS on a full device queue: wait for
 // writability and try again, as for WSAEWOULDBLOCK.
 bool should_queue(OsError error) { return would_block(error) || error == WSAENOBUFS; }
+
+OsError set_membership(Socket socket, int socket_family, const Membership& membership, bool join) {
+  (void)socket_family;
+  return membership.has_interface_address ? set_membership_by_address(socket, membership, join)
+                                          : set_membership_by_index(socket, membership, join);
+}
+
+OsError set_multicast_interface(Socket socket, int family, uint32_t index,
+                                const uint8_t* ipv4_address) {
+  DWORD value = index;
+  if (family == 4) {
+    // IPv4 takes an address, or an index in network order: an address in 0.0.0.0/8 is read
+    // as an index (Microsoft's IP_MULTICAST_IF documentation).
+    if (ipv4_address != nullptr) std::memcpy(&value, ipv4_address, 4);
+    else value = htonl(index);
+  }
+  return setsockopt(socket, family == 6 ? IPPROTO_IPV6 : IPPROTO_IP,
+                    family == 6 ? IPV6_MULTICAST_IF : IP_MULTICAST_IF,
+                    reinterpret_cast<const char*>(&value), sizeof value) == 0
+             ? 0
+             : last_socket_error();
+}
+
+OsError connect_socket(Socket socket, const Address* peer) {
+  if (peer != nullptr) {
+    return connect(socket, reinterpret_cast<const sockaddr*>(&peer->storage), peer->length) == 0
+               ? 0
+               : last_socket_error();
+  }
+  // An address of all zeros (of the socket's own family) dissolves the association: Windows
+  // has no AF_UNSPEC form.
+  Address own;
+  const OsError error = local_address(socket, &own);
+  if (error != 0) return error;
+  Address zero{};
+  zero.storage.ss_family = own.storage.ss_family;
+  zero.length = own.storage.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  return connect(socket, reinterpret_cast<const sockaddr*>(&zero.storage), zero.length) == 0
+             ? 0
+             : last_socket_error();
+}
 
 // The interface's alias ("Ethernet 2", "Wi-Fi"), the friendly name that os.networkInterfaces()
 // uses as its keys on Windows, in UTF-8. if_indextoname and ConvertInterfaceLuidToNameA give

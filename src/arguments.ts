@@ -3,7 +3,7 @@
 // that misuse of the native layer throws instead of crashing.
 import { types } from 'util';
 
-import { badPort, invalidArgType, invalidArgValue, outOfRange } from './errors';
+import { badPort, bufferOutOfBounds, invalidArgType, invalidArgValue, outOfRange } from './errors';
 import { binding } from './native';
 
 export type Chunks = Uint8Array | Uint8Array[];
@@ -32,13 +32,14 @@ function toBytes(value: unknown, name: string): Uint8Array {
 
 /** A Uint8Array, or a gather list of them sent as one datagram (a fresh, dense array). */
 export function toChunks(msg: unknown): Chunks {
-  if (!Array.isArray(msg)) return toBytes(msg, 'msg');
+  // dgram names the message 'buffer' in its errors.
+  if (!Array.isArray(msg)) return toBytes(msg, 'buffer');
   const length = msg.length;
   if (length > binding.maxGatherBuffers) {
-    throw outOfRange('msg.length', `<= ${binding.maxGatherBuffers} buffers in a gather list`, length);
+    throw outOfRange('buffer.length', `<= ${binding.maxGatherBuffers} buffers in a gather list`, length);
   }
   const chunks = new Array<Uint8Array>(length);
-  for (let i = 0; i < length; i++) chunks[i] = toBytes(msg[i], 'msg');
+  for (let i = 0; i < length; i++) chunks[i] = toBytes(msg[i], 'buffer');
   return chunks;
 }
 
@@ -68,18 +69,16 @@ export function validateCallback<T extends (...args: never[]) => unknown>(value:
   return value as T;
 }
 
-export function validateBufferSize(value: unknown, name: string): number {
-  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-  if (!Number.isInteger(value) || value <= 0 || value > 0x7fffffff) {
-    throw outOfRange(name, 'an integer > 0 and <= 2147483647', value);
-  }
+/** dgram's rule for a buffer size: a positive 32-bit integer, else badSize(). */
+export function validateBufferSize(value: unknown, badSize: () => Error): number {
+  if (typeof value !== 'number' || value >>> 0 !== value || value === 0 || value > 0x7fffffff) throw badSize();
   return value;
 }
 
-export function validateCount(value: unknown, name: string): number {
+export function validateCount(value: unknown, name: string, maximum = 0x7fffffff): number {
   if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-  if (!Number.isInteger(value) || value < 1 || value > 0x7fffffff) {
-    throw outOfRange(name, 'an integer >= 1 and <= 2147483647', value);
+  if (!Number.isInteger(value) || value < 1 || value > maximum) {
+    throw outOfRange(name, `an integer >= 1 and <= ${maximum}`, value);
   }
   return value;
 }
@@ -87,15 +86,12 @@ export function validateCount(value: unknown, name: string): number {
 /** offset and length of dgram's send(msg, offset, length, ...) form, over one buffer. */
 export function sliceChunks(chunks: Chunks, offset: unknown, length: unknown): Uint8Array {
   if (Array.isArray(chunks)) {
-    throw invalidArgValue('msg', chunks, 'must be a single buffer when offset and length are given');
+    throw invalidArgValue('buffer', chunks, 'must be a single buffer when offset and length are given');
   }
   if (typeof offset !== 'number') throw invalidArgType('offset', 'of type number', offset);
   if (typeof length !== 'number') throw invalidArgType('length', 'of type number', length);
-  if (!Number.isInteger(offset) || offset < 0 || offset > chunks.length) {
-    throw outOfRange('offset', `an integer >= 0 and <= ${chunks.length}`, offset);
-  }
-  if (!Number.isInteger(length) || length < 0 || offset + length > chunks.length) {
-    throw outOfRange('length', `an integer >= 0 and <= ${chunks.length - offset}`, length);
-  }
+  // dgram's checks and errors (its sliceBuffer).
+  if (!Number.isInteger(offset) || offset < 0 || offset > chunks.length) throw bufferOutOfBounds('offset');
+  if (!Number.isInteger(length) || length < 0 || offset + length > chunks.length) throw bufferOutOfBounds('length');
   return chunks.subarray(offset, offset + length);
 }

@@ -28,8 +28,10 @@ export function systemError(
   syscall: string,
   address?: string,
   port?: number,
+  detail?: string,
 ): SystemError {
   let message = `${syscall} ${info.code}`;
+  if (detail !== undefined) message += `: ${detail}`;
   if (address !== undefined) message += port ? ` ${address}:${port}` : ` ${address}`;
   const error = new Error(message) as SystemError;
   error.errno = info.errno;
@@ -123,23 +125,50 @@ export function closedBeforeSent(): Error {
   );
 }
 
-// Node's negative errno for ENOBUFS on this platform (libuv's UV_ENOBUFS).
-const ENOBUFS_ERRNO = (() => {
-  for (const [errno, [name]] of getSystemErrorMap()) {
-    if (name === 'ENOBUFS') return errno;
-  }
-  return -105;
-})();
+// Node's negative errno for a code on this platform (libuv's UV_E* value).
+const errnoByCode = new Map<string, number>();
+for (const [errno, [name]] of getSystemErrorMap()) errnoByCode.set(name, errno);
+
+/** A system error that no system call gave, in the same shape: EBADF, EINVAL, ENOBUFS. */
+export function errnoError(code: string, syscall: string, detail?: string): SystemError {
+  const errno = errnoByCode.get(code) ?? 0;
+  return systemError({ code, errno, osErrno: -errno }, syscall, undefined, undefined, detail);
+}
 
 /**
  * A send past the send queue's bound: ENOBUFS, the code the kernel gives when its own queue
  * is full, so a program that handles that one handles this too.
  */
-export function queueFull(limit: number): Error & { code: string; errno: number; syscall: string } {
-  const error = new Error(`send ENOBUFS: the send queue is full (${limit} datagrams wait)`) as
-    Error & { code: string; errno: number; syscall: string };
-  error.code = 'ENOBUFS';
-  error.errno = ENOBUFS_ERRNO;
-  error.syscall = 'send';
+export function queueFull(limit: number): SystemError {
+  return errnoError('ENOBUFS', 'send', `the send queue is full (${limit} datagrams wait)`);
+}
+
+export function isConnected(): Error {
+  return codedError(Error, 'ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
+}
+
+export function notConnected(): Error {
+  return codedError(Error, 'ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
+}
+
+export function badBufferSize(): TypeError {
+  return codedError(TypeError, 'ERR_SOCKET_BAD_BUFFER_SIZE', 'Buffer size must be a positive integer');
+}
+
+/** dgram's ERR_SOCKET_BUFFER_SIZE: a SystemError around the failed call. */
+export function bufferSizeError(cause: SystemError): Error {
+  const error = codedError(Error, 'ERR_SOCKET_BUFFER_SIZE',
+    `Could not get or set buffer size: ${cause.syscall} returned ${cause.code}`) as unknown as Error & { info: unknown; errno: number; syscall: string };
+  error.info = { errno: cause.errno, code: cause.code, message: cause.message, syscall: cause.syscall };
+  error.errno = cause.errno;
+  error.syscall = cause.syscall;
   return error;
+}
+
+export function bufferOutOfBounds(name: string): RangeError {
+  return codedError(RangeError, 'ERR_BUFFER_OUT_OF_BOUNDS', `"${name}" is outside of buffer bounds`);
+}
+
+export function missingArgs(name: string): TypeError {
+  return codedError(TypeError, 'ERR_MISSING_ARGS', `The "${name}" argument must be specified`);
 }

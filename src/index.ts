@@ -5,11 +5,15 @@ export {
   createSocket,
   sendmsg,
 } from './socket';
+export { listInterfaces } from './interfaces';
+export type { InterfaceAddress, InterfaceSelector, NetworkInterface } from './interfaces';
 export type {
   BatchCallback,
   BatchMessage,
   BindOptions,
+  LookupFunction,
   Message,
+  MulticastInterface,
   RemoteInfo,
   SendCallback,
   SendOptions,

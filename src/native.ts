@@ -27,6 +27,14 @@ export interface UdpHandle {
   watchWritable(watch: boolean): void;
   setReferenced(referenced: boolean): void;
   close(): void;
+  /** Joins (join) or leaves the group of send record 0 (source and interface index there too; record 1: the interface's IPv4 address, or family 0). */
+  setMembership(join: boolean): NativeErrorInfo | undefined;
+  /** The multicast interface of record 0: its index, and for IPv4 an address (or family 0). */
+  setMulticastInterface(family: 4 | 6): NativeErrorInfo | undefined;
+  /** Connects to the address in record 0. */
+  connect(): NativeErrorInfo | undefined;
+  disconnect(): NativeErrorInfo | undefined;
+  remoteAddress(): { address: string; family: 'IPv4' | 'IPv6'; port: number } | NativeErrorInfo;
 }
 
 export interface Binding {
@@ -37,6 +45,7 @@ export interface Binding {
     maxMessageSize: number,
     meta: Int32Array,
     sendRecords: Int32Array,
+    reusePort: boolean,
   ) => UdpHandle;
   /** The control bytes a send with record 0 of records hands to the OS (for tests). */
   sourceControlBytes(socketFamily: 4 | 6, records: Int32Array): Buffer;

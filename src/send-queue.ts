@@ -41,13 +41,21 @@ const NO_BUFFERS_GIVE_UP_MS = 1000;
 /** The default bound of the send queue, in datagrams (the sendQueueLimit option). */
 export const DEFAULT_SEND_QUEUE_LIMIT = 16384;
 
+function byteLength(chunks: Chunks): number {
+  if (!Array.isArray(chunks)) return chunks.byteLength;
+  let total = 0;
+  for (const chunk of chunks) total += chunk.byteLength;
+  return total;
+}
+
 export class SendQueue {
   /** The send records the addon reads: one per datagram of a native call. */
   readonly records = new Int32Array(binding.sendBatchSize * binding.sendRecordStride);
-  private readonly bytes = new Float64Array(binding.sendBatchSize);
+  private readonly sentBytes = new Float64Array(binding.sendBatchSize);
   private readonly batch: Chunks[] = [];
   private waiting: PendingSend[] = [];
   private head = 0;
+  private waitingBytes = 0;
   private watchingWritable = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = 0;
@@ -59,6 +67,11 @@ export class SendQueue {
   /** Sends waiting for the kernel to take them. */
   get length(): number {
     return this.waiting.length - this.head;
+  }
+
+  /** Their bytes. */
+  get bytes(): number {
+    return this.waitingBytes;
   }
 
   /** Sends one datagram now, or queues it behind those already waiting. */
@@ -97,6 +110,7 @@ export class SendQueue {
     const unsent = this.waiting.slice(this.head);
     this.waiting = [];
     this.head = 0;
+    this.waitingBytes = 0;
     this.stopWaiting();
     return unsent;
   }
@@ -111,10 +125,13 @@ export class SendQueue {
   drain(): void {
     this.stopWaiting();
     const end = Math.min(this.waiting.length, this.head + DRAIN_BUDGET);
-    this.head = this.transmit(this.waiting, this.head, end);
+    const start = this.head;
+    this.head = this.transmit(this.waiting, start, end);
+    for (let i = start; i < this.head; i++) this.waitingBytes -= byteLength(this.waiting[i].chunks);
     if (this.head === this.waiting.length) {
       this.waiting = [];
       this.head = 0;
+      this.waitingBytes = 0;
     } else if (!this.watchingWritable && this.retryTimer === undefined && this.owner.handle !== undefined) {
       // The budget ran out, not the socket's room: go on at the next loop turn.
       this.watchWritable(true);
@@ -125,7 +142,7 @@ export class SendQueue {
   // the first one the socket could not take yet (end when all went), after arranging to wait.
   private transmit(sends: readonly PendingSend[], from: number, end: number): number {
     const size = binding.sendBatchSize;
-    const bytes = this.bytes;
+    const bytes = this.sentBytes;
     let next = from;
     while (next < end) {
       const handle = this.owner.handle;
@@ -214,6 +231,7 @@ export class SendQueue {
     // the caller's, where dgram would call it, so AsyncLocalStorage still sees the caller's store.
     const { callback } = send;
     this.waiting.push(callback ? { ...send, callback: AsyncResource.bind(callback) } : send);
+    this.waitingBytes += byteLength(send.chunks);
   }
 
   private failSend(send: PendingSend, error: NativeErrorInfo): void {

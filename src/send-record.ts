@@ -17,6 +17,8 @@ export interface Destination {
   readonly source: ParsedIp | undefined;
   /** 0: the kernel chooses. */
   readonly interfaceIndex: number;
+  /** The connected peer: the addon sends with no address, as send() on a connected socket. */
+  readonly connected?: boolean;
 }
 
 /**
@@ -58,8 +60,8 @@ export function makeBindAddress(socketFamily: 4 | 6, port: number, address: stri
   return makeDestination(socketFamily, port, address, undefined, undefined);
 }
 
-// An address as the record holds it: the family word, then the four words of bytes.
-function writeIp(records: Int32Array, at: number, ip: ParsedIp): void {
+/** An address as a record holds it: the family word at records[at], then four words of bytes. */
+export function writeIp(records: Int32Array, at: number, ip: ParsedIp): void {
   records[at] = ip.family;
   records[at + 1] = ip.w0;
   records[at + 2] = ip.w1;
@@ -72,6 +74,7 @@ export function writeRecord(records: Int32Array, index: number, destination: Des
   const at = index * binding.sendRecordStride;
   records[at + SendRecord.Port] = destination.port;
   writeIp(records, at + SendRecord.Family, destination.ip);
+  if (destination.connected) records[at + SendRecord.Family] = 0;
   records[at + SendRecord.Scope] = destination.scope;
   if (destination.source === undefined) records[at + SendRecord.SourceFamily] = 0;
   else writeIp(records, at + SendRecord.SourceFamily, destination.source);

@@ -1,10 +1,11 @@
-// The dgram-like socket. It owns a native UdpHandle (a non-blocking socket polled on Node's
-// loop), validates every argument, hands sends to its SendQueue, and turns the addon's
-// per-batch records into 'message' events.
+// The dgram-like socket: lifecycle, bind and connect, socket options and multicast. It owns a
+// native UdpHandle (a non-blocking socket polled on Node's loop), judges every argument, hands
+// sends to its SendQueue (src/send-queue.ts) and received batches to its Receiver
+// (src/receive.ts).
+import { lookup as dnsLookup } from 'dns';
 import { EventEmitter } from 'events';
-import { markAsUntransferable } from 'worker_threads';
 
-import { AddressFormatter, ipArgument, isIPv6LinkLocal, isUnspecified } from './address';
+import { ParsedIp, ipArgument, isIPv6LinkLocal, isUnspecified, parseIp } from './address';
 import {
   Chunks,
   sliceChunks,
@@ -12,28 +13,42 @@ import {
   validateBufferSize,
   validateCallback,
   validateCount,
-  validateInterfaceIndex,
   validatePort,
 } from './arguments';
 import {
   NativeErrorInfo,
   SystemError,
   alreadyBound,
+  badBufferSize,
   badSocketType,
+  bufferSizeError,
   closedBeforeSent,
+  errnoError,
   invalidArgType,
   invalidArgValue,
+  isConnected,
+  missingArgs,
+  notConnected,
   notRunning,
-  outOfRange,
   systemError,
 } from './errors';
-import { FLAG_CONTROL_TRUNCATED, FLAG_TRUNCATED, Meta, UdpHandle, binding } from './native';
+import { InterfaceChoice, InterfaceSelector, interfaceChoice, selectedIndex } from './interfaces';
+import { UdpHandle, binding } from './native';
+import { Receiver, RemoteInfo } from './receive';
 import { DEFAULT_SEND_QUEUE_LIMIT, PendingSend, SendCallback, SendQueue } from './send-queue';
-import { Destination, makeBindAddress, makeDestination, writeRecord } from './send-record';
+import { Destination, makeBindAddress, makeDestination, writeIp, writeRecord } from './send-record';
 
 export type { SendCallback } from './send-queue';
+export type { RemoteInfo } from './receive';
 
 export type SocketType = 'udp4' | 'udp6';
+
+/** dgram's lookup option: dns.lookup's shape, called as lookup(hostname, family, callback). */
+export type LookupFunction = (
+  hostname: string,
+  family: number,
+  callback: (error: Error | null, address: string, family?: number) => void,
+) => void;
 
 export interface SocketOptions {
   type: SocketType;
@@ -41,8 +56,17 @@ export interface SocketOptions {
   ipv6Only?: boolean;
   /** Let several sockets bind the same address and port (SO_REUSEADDR / SO_REUSEPORT). */
   reuseAddr?: boolean;
+  /**
+   * Let several sockets bind the same port and share its datagrams, balanced by the kernel:
+   * SO_REUSEPORT on Linux, SO_REUSEPORT_LB on FreeBSD. Elsewhere createSocket throws ENOTSUP.
+   */
+  reusePort?: boolean;
   recvBufferSize?: number;
   sendBufferSize?: number;
+  /** Resolves host names, as dgram's option. Default: dns.lookup. */
+  lookup?: LookupFunction;
+  /** Aborting it closes the socket. */
+  signal?: AbortSignal;
   /**
    * The largest datagram received whole, in bytes. A longer one arrives cut to this size with
    * `rinfo.truncated` set. Default 65535: every UDP datagram arrives whole.
@@ -55,32 +79,21 @@ export interface SocketOptions {
   sendQueueLimit?: number;
 }
 
-export interface RemoteInfo {
-  /** The sender. IPv4 senders are always plain IPv4 ('192.0.2.1'), on dual-stack sockets too. */
-  address: string;
-  family: 'IPv4' | 'IPv6';
-  port: number;
-  /** Bytes received (less than sent when `truncated`). */
-  size: number;
-  /** The local address to reply from. `undefined` where the platform cannot say. */
-  localAddress: string | undefined;
-  /** The IP header's destination: a local unicast, broadcast or multicast address. */
-  destinationAddress: string | undefined;
-  /** The interface the datagram arrived on. */
-  interfaceIndex: number | undefined;
-  interfaceName: string | undefined;
-  /** The datagram was longer than `maxMessageSize`; the rest is lost. */
-  truncated: boolean;
-}
-
+/** Where and how one datagram goes. Every field but port is optional. */
 export interface SendOptions {
-  port: number;
-  /** The destination. Default: the loopback address of the socket's family. */
+  /** The destination's port. Not on a connected socket. */
+  port?: number;
+  /** The destination: an IP literal or a host name. Default: loopback. Not on a connected socket. */
   address?: string;
-  /** The source address. It must be local: otherwise the send fails (EADDRNOTAVAIL or EINVAL). */
+  /** The source address. It must be local: otherwise the send fails with EADDRNOTAVAIL. */
   localAddress?: string;
-  /** The outgoing interface. On IPv4 it overrides localAddress on Linux: use it only if meant. */
+  /**
+   * The outgoing link, also for multicast. On IPv4, Linux sends from localAddress by this link
+   * when both are given.
+   */
   interfaceIndex?: number;
+  /** The outgoing link by name: the same as its interfaceIndex, looked up at the send. */
+  interfaceName?: string;
 }
 
 export type Message = string | ArrayBufferView | ReadonlyArray<string | ArrayBufferView>;
@@ -94,65 +107,42 @@ export type BatchCallback = (error: Error | null, results: Array<number | Error>
 export interface BindOptions {
   port?: number;
   address?: string;
+  /** Accepted for dgram's sake; a socket here is never shared with a cluster's primary. */
+  exclusive?: boolean;
 }
 
-const INTERFACE_NAME_TTL_MS = 1000;
+/** An interface as addMembership and setMulticastInterface take it: dgram's string, or ours. */
+export type MulticastInterface = string | InterfaceSelector;
 
-// Interface index -> name, looked up once per index and second: interfaces come and go rarely,
-// and a name per datagram would cost a system call. Read once per received batch.
-class InterfaceNames {
-  private names = new Map<number, string | undefined>();
-  private since = 0;
-
-  get(index: number): string | undefined {
-    let name = this.names.get(index);
-    if (name === undefined && !this.names.has(index)) {
-      name = binding.interfaceName(index);
-      this.names.set(index, name);
-    }
-    return name;
-  }
-
-  fresh(now: number): this {
-    if (now - this.since > INTERFACE_NAME_TTL_MS) {
-      this.names.clear();
-      this.since = now;
-    }
-    return this;
-  }
-}
-const interfaceNameCache = new InterfaceNames();
-const interfaceNames = () => interfaceNameCache.fresh(Date.now());
-
-// Unicast datagrams arrive with the reply-from address equal to the destination: one string.
-function sameAddress(meta: Int32Array, a: number, b: number, familyA: number, familyB: number): boolean {
-  return familyA === familyB && meta[a] === meta[b] &&
-    (familyA === 4 || (meta[a + 1] === meta[b + 1] && meta[a + 2] === meta[b + 2] && meta[a + 3] === meta[b + 3]));
-}
-
-// A Buffer over part of an ArrayBuffer. Node's own Buffer class, which Buffer[Symbol.species]
-// returns, makes one without Buffer.from's argument checks, which cost 9% of the receive
-// rate in bench/. The fallback is for a runtime that does not expose that class.
-type BufferViewClass = new (buffer: ArrayBuffer, byteOffset: number, length: number) => Buffer;
-const BufferView: BufferViewClass = (() => {
-  const species = (Buffer as unknown as Record<symbol, unknown>)[Symbol.species];
-  if (typeof species === 'function' && species !== Buffer) {
-    try {
-      const view = new (species as BufferViewClass)(new ArrayBuffer(2), 1, 1);
-      if (Object.getPrototypeOf(view) === Buffer.prototype && view.byteOffset === 1 && view.length === 1) {
-        return species as BufferViewClass;
-      }
-    } catch {
-      // not a constructor of views: use the fallback
-    }
-  }
-  return function viewOf(buffer: ArrayBuffer, byteOffset: number, length: number) {
-    return Buffer.from(buffer, byteOffset, length);
-  } as unknown as BufferViewClass;
-})();
+const asyncDispose: symbol =
+  (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for('nodejs.asyncDispose');
 
 function isErrorInfo(value: unknown): value is NativeErrorInfo {
   return typeof value === 'object' && value !== null;
+}
+
+// A host name, as dgram passes it to lookup. A string of digits and dots, or one with ':' or
+// '%', is an IP literal or nothing: '1.2.3' is refused, not resolved as 1.2.0.3.
+const HOST_NAME = /^(?![0-9.]+$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
+
+function isHostName(address: string): boolean {
+  return address.length <= 253 && HOST_NAME.test(address);
+}
+
+// A send whose destination is a host name: it waits for the lookup, in its place among sends.
+interface NamedSend {
+  readonly chunks: Chunks;
+  readonly hostname: string;
+  readonly port: number;
+  readonly localAddress: string | undefined;
+  readonly interfaceIndex: number | undefined;
+  readonly callback: SendCallback | undefined;
+}
+
+// An operation held while a host name is looked up: run it later, in order, or fail it.
+interface Held {
+  run(): void;
+  cancel(error: Error): void;
 }
 
 export class Socket extends EventEmitter {
@@ -160,52 +150,49 @@ export class Socket extends EventEmitter {
   private readonly family: 4 | 6;
   private handle: UdpHandle | undefined;
   private bound = false;
-  private readonly meta: Int32Array;
-  private readonly formatter: AddressFormatter;
+  private connectedTo: Destination | undefined;
+  private readonly receiver = new Receiver();
   private readonly sends: SendQueue;
+  private readonly lookup: LookupFunction;
   // The sends made by 'message' listeners while a received batch is delivered; undefined
   // outside one.
   private coalescing: PendingSend[] | undefined;
-  private lastArena: ArrayBuffer | undefined;
+  // While a host name is looked up (for bind, connect or a send), what comes after it waits
+  // here, in order, as in dgram; undefined when nothing is looked up.
+  private held: Held[] | undefined;
 
   constructor(options: SocketOptions | SocketType, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) {
     super();
     const settings: SocketOptions =
-      typeof options === 'string' ? { type: options } : (options as SocketOptions);
-    if (typeof settings !== 'object' || settings === null) {
-      throw invalidArgType('options', 'of type object or string', options);
-    }
+      typeof options === 'object' && options !== null ? options : { type: options };
     if (settings.type !== 'udp4' && settings.type !== 'udp6') throw badSocketType(settings.type);
     if (listener !== undefined && typeof listener !== 'function') {
       throw invalidArgType('listener', 'of type function', listener);
     }
-    const maxMessageSize = settings.maxMessageSize ?? 65535;
-    if (typeof maxMessageSize !== 'number') {
-      throw invalidArgType('options.maxMessageSize', 'of type number', maxMessageSize);
-    }
-    if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1 || maxMessageSize > 65535) {
-      throw outOfRange('options.maxMessageSize', 'an integer >= 1 and <= 65535', maxMessageSize);
-    }
-    const recvBufferSize = settings.recvBufferSize === undefined ? undefined
-      : validateBufferSize(settings.recvBufferSize, 'options.recvBufferSize');
-    const sendBufferSize = settings.sendBufferSize === undefined ? undefined
-      : validateBufferSize(settings.sendBufferSize, 'options.sendBufferSize');
+    const maxMessageSize = settings.maxMessageSize === undefined ? 65535
+      : validateCount(settings.maxMessageSize, 'options.maxMessageSize', 65535);
     const sendQueueLimit = settings.sendQueueLimit === undefined ? DEFAULT_SEND_QUEUE_LIMIT
       : validateCount(settings.sendQueueLimit, 'options.sendQueueLimit');
+    if (settings.lookup !== undefined && typeof settings.lookup !== 'function') {
+      throw invalidArgType('options.lookup', 'of type function', settings.lookup);
+    }
+    const { signal } = settings;
+    if (signal !== undefined && (typeof signal !== 'object' || signal === null || !('aborted' in signal))) {
+      throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+    }
+    this.lookup = settings.lookup ?? (dnsLookup as unknown as LookupFunction);
 
     this.type = settings.type;
     this.family = settings.type === 'udp6' ? 6 : 4;
     const ipv6Only = this.family === 6 && Boolean(settings.ipv6Only);
-    this.meta = new Int32Array(binding.receiveBatch * binding.metaStride);
-    this.formatter = new AddressFormatter(this.meta);
     const socket = this; // eslint-disable-line @typescript-eslint/no-this-alias
     this.sends = new SendQueue({
       get handle() { return socket.handle; },
       fail: (callback, error) => this.fail(callback, error),
     }, sendQueueLimit);
     try {
-      this.handle = new binding.UdpHandle(
-        this.family, ipv6Only, Boolean(settings.reuseAddr), maxMessageSize, this.meta, this.sends.records);
+      this.handle = new binding.UdpHandle(this.family, ipv6Only, Boolean(settings.reuseAddr),
+        maxMessageSize, this.receiver.meta, this.sends.records, Boolean(settings.reusePort));
     } catch (error) {
       const info = (error as { info?: NativeErrorInfo }).info;
       throw info ? systemError(info, 'socket') : error;
@@ -213,9 +200,17 @@ export class Socket extends EventEmitter {
     this.handle.onmessage = (count, ...arenas) => this.deliver(count, arenas);
     this.handle.onwritable = () => this.sends.drain();
     this.handle.onerror = (info, syscall) => this.nativeError(info, syscall);
-    if (recvBufferSize !== undefined) this.setOption('recvBufferSize', recvBufferSize);
-    if (sendBufferSize !== undefined) this.setOption('sendBufferSize', sendBufferSize);
+    if (settings.recvBufferSize !== undefined) this.setRecvBufferSize(settings.recvBufferSize);
+    if (settings.sendBufferSize !== undefined) this.setSendBufferSize(settings.sendBufferSize);
     if (listener) this.on('message', listener);
+    if (signal !== undefined) {
+      const onAbort = () => { if (this.handle !== undefined) this.close(); };
+      if (signal.aborted) process.nextTick(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.once('close', () => signal.removeEventListener('abort', onAbort));
+      }
+    }
   }
 
   bind(port?: number | BindOptions | (() => void), address?: string | (() => void), callback?: () => void): this {
@@ -234,25 +229,34 @@ export class Socket extends EventEmitter {
       }
       options = { port: port as number | undefined, address: address as string | undefined };
     }
-    if (callback !== undefined && typeof callback !== 'function') {
+    if (callback !== undefined && callback !== null && typeof callback !== 'function') {
       throw invalidArgType('callback', 'of type function', callback);
     }
-    if (this.bound) throw alreadyBound();
-    const failure = this.bindNow(options);
-    if (failure) {
-      process.nextTick(() => this.emitUnlessClosed('error', failure));
-      return this;
+    if (this.bound || this.held !== undefined) throw alreadyBound();
+    const bindPort = options.port === undefined || options.port === null ? 0 : validatePort(options.port, 'port', true);
+    const bindAddress = options.address || (this.family === 6 ? '::' : '0.0.0.0');
+    if (typeof bindAddress !== 'string') throw invalidArgType('address', 'of type string', bindAddress);
+    const listening = callback ?? undefined;
+    const finish = (ip: string) => {
+      const failure = this.bindNow(bindPort, ip);
+      if (failure) {
+        process.nextTick(() => this.emitUnlessClosed('error', failure));
+        return;
+      }
+      // Called once, on this bind's success only: a failed bind leaves no listener behind.
+      if (listening) this.once('listening', listening);
+    };
+    if (parseIp(bindAddress) === null && isHostName(bindAddress)) {
+      this.resolve(bindAddress, finish, (error) => process.nextTick(() => this.emitUnlessClosed('error', error)));
+    } else {
+      finish(bindAddress);
     }
-    // Called once, on this bind's success only: a failed bind leaves no listener behind.
-    if (callback) this.once('listening', callback);
     return this;
   }
 
   // Binds now, or returns why not. 'listening' follows on the next tick.
-  private bindNow(options: BindOptions): SystemError | undefined {
+  private bindNow(port: number, address: string): SystemError | undefined {
     const handle = this.openHandle();
-    const port = options.port === undefined || options.port === null ? 0 : validatePort(options.port, 'port', true);
-    const address = options.address ?? (this.family === 6 ? '::' : '0.0.0.0');
     writeRecord(this.sends.records, 0, makeBindAddress(this.family, port, address));
     const failure = handle.bind();
     if (failure) return systemError(failure, 'bind', address, port);
@@ -262,11 +266,100 @@ export class Socket extends EventEmitter {
   }
 
   /**
-   * Sends one datagram; `msg` may be a gather list. Forms: `send(msg, options, cb?)`,
-   * `send(msg, port, address?, cb?)`, and dgram's `send(msg, offset, length, port, address?, cb?)`.
+   * Associates the socket with one peer, as dgram's connect(): only its datagrams arrive (with
+   * their packet info, as ever), and send() without a destination goes to it. 'connect' (and
+   * callback) follow, or 'error' (or callback(error)).
    */
+  connect(port: number, address?: string | ((error?: Error) => void), callback?: (error?: Error) => void): void {
+    const peerPort = validatePort(port, 'Port', false);
+    if (typeof address === 'function') {
+      callback = address;
+      address = undefined;
+    }
+    const peer = address || (this.family === 6 ? '::1' : '127.0.0.1');
+    if (typeof peer !== 'string') throw invalidArgType('address', 'of type string', peer);
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw invalidArgType('callback', 'of type function', callback);
+    }
+    this.openHandle();
+    if (this.connectedTo !== undefined) throw isConnected();
+    const done = (error?: Error) => process.nextTick(() => {
+      if (this.handle === undefined) return;
+      if (callback) callback(error);
+      else if (error) this.emit('error', error);
+      if (!error) this.emit('connect');
+    });
+    const finish = (ip: string) => {
+      if (this.handle === undefined) return;
+      const failure = this.bindImplicitly();
+      if (failure) return done(failure);
+      let destination: Destination;
+      try {
+        destination = makeDestination(this.family, peerPort, ip, undefined, undefined);
+      } catch (error) {
+        return done(error as Error);
+      }
+      writeRecord(this.sends.records, 0, destination);
+      const result = this.openHandle().connect();
+      if (result) return done(systemError(result, 'connect', peer, peerPort));
+      this.connectedTo = destination;
+      return done();
+    };
+    if (parseIp(peer) === null && isHostName(peer)) this.resolve(peer, finish, done);
+    else if (!this.holdIfLookingUp({ run: () => finish(peer), cancel: done })) finish(peer);
+  }
+
+  /** Dissolves connect()'s association. */
+  disconnect(): void {
+    const handle = this.openHandle();
+    if (this.connectedTo === undefined) throw notConnected();
+    const failure = handle.disconnect();
+    if (failure) throw systemError(failure, 'connect');
+    this.connectedTo = undefined;
+  }
+
+  /** The connected peer. */
+  remoteAddress(): { address: string; family: 'IPv4' | 'IPv6'; port: number } {
+    const handle = this.openHandle();
+    if (this.connectedTo === undefined) throw notConnected();
+    const result = handle.remoteAddress();
+    if ('code' in result) throw systemError(result as NativeErrorInfo, 'getpeername');
+    return result;
+  }
+
+  /**
+   * Sends one datagram; `msg` may be a gather list. dgram's forms, and an options object:
+   * `send(msg, options, cb?)`, `send(msg, port, address?, cb?)`,
+   * `send(msg, offset, length, port, address?, cb?)`; on a connected socket `send(msg, cb?)`,
+   * `send(msg, offset, length, cb?)` and `send(msg, { localAddress, interfaceIndex }, cb?)`.
+   */
+  send(msg: Message, options: SendOptions, callback?: SendCallback): void;
+  send(msg: Message, port: number, address?: string, callback?: SendCallback): void;
+  send(msg: Message, port: number, callback?: SendCallback): void;
+  send(msg: ArrayBufferView | string, offset: number, length: number, port: number, address?: string, callback?: SendCallback): void;
+  send(msg: ArrayBufferView | string, offset: number, length: number, port: number, callback?: SendCallback): void;
+  send(msg: ArrayBufferView | string, offset: number, length: number, callback?: SendCallback): void;
+  send(msg: Message, callback?: SendCallback): void;
   send(msg: Message, ...args: unknown[]): void {
     const send = this.parseSendArguments(msg, args);
+    this.submit(send);
+  }
+
+  // Sends a judged datagram: now, in this batch's replies, or behind a lookup.
+  private submit(send: PendingSend | NamedSend): void {
+    if (this.holdIfLookingUp({ run: () => this.submit(send), cancel: (error) => this.fail(send.callback, error) })) return;
+    if ('hostname' in send) {
+      this.resolve(send.hostname, (ip) => {
+        let destination: Destination;
+        try {
+          destination = makeDestination(this.family, send.port, ip, send.localAddress, send.interfaceIndex);
+        } catch (error) {
+          return this.fail(send.callback, error as Error);
+        }
+        return this.submit({ chunks: send.chunks, destination, callback: send.callback });
+      }, (error) => this.fail(send.callback, error));
+      return;
+    }
     if (!this.bindForSend(send.callback)) return;
     if (this.coalescing !== undefined) {
       // Inside a 'message' batch: sent together with the others when the batch ends.
@@ -296,6 +389,7 @@ export class Socket extends EventEmitter {
     const linkLocal = rinfo.family === 'IPv6' &&
       (isIPv6LinkLocal(address) || (typeof localAddress === 'string' && isIPv6LinkLocal(localAddress)));
     if (linkLocal && interfaceIndex) options.interfaceIndex = interfaceIndex;
+    if (this.connectedTo !== undefined) throw isConnected();
     this.send(msg, options, callback);
   }
 
@@ -303,8 +397,8 @@ export class Socket extends EventEmitter {
    * Sends many datagrams with as few system calls as the platform allows (sendmmsg on Linux),
    * in order, each with its own destination and source. The callback gets the first error (or
    * null) and, for each datagram, its byte count or its Error; without a callback, each error
-   * is emitted as 'error'. What the socket cannot take
-   * yet waits in the send queue, as with send(). Every entry is checked before any is sent.
+   * is emitted as 'error'. What the socket cannot take yet waits in the send queue, as with
+   * send(). Every entry is checked before any is sent. Destinations are IP literals.
    */
   sendBatch(messages: ReadonlyArray<BatchMessage>, callback?: BatchCallback): void {
     if (!Array.isArray(messages)) throw invalidArgType('messages', 'an array', messages);
@@ -322,55 +416,63 @@ export class Socket extends EventEmitter {
     for (let i = 0; i < count; i++) {
       const entry = messages[i];
       if (typeof entry !== 'object' || entry === null) throw invalidArgType(`messages[${i}]`, 'of type object', entry);
-      const { chunks, destination } = this.parseSendArguments(entry.msg, [entry]);
+      const send = this.parseSendArguments(entry.msg, [entry]);
+      if ('hostname' in send) {
+        throw invalidArgValue(`messages[${i}].address`, send.hostname, 'must be an IP literal: sendBatch does not look up host names');
+      }
       // Each callback is called from process.nextTick, so settle runs done from there too.
       // Without one, each failed datagram is emitted as 'error', as a send() without one is.
-      sends[i] = { chunks, destination, callback: done && ((error, bytes) => settle(i, error, bytes)) };
+      sends[i] = { ...send, callback: done && ((error, bytes) => settle(i, error, bytes)) };
     }
-    if (!this.bindForSend(done === undefined ? undefined : (error) => done(error, results.fill(error as Error)))) return;
-    if (count === 0) {
-      if (done) process.nextTick(done, null, results);
-      return;
-    }
-    if (this.coalescing !== undefined) {
-      // Inside a 'message' batch: after the sends made before it in that batch.
-      this.coalescing.push(...sends);
-      return;
-    }
-    this.sends.sendMany(sends);
+    const run = () => {
+      if (!this.bindForSend(done === undefined ? undefined : (error) => done(error, results.fill(error as Error)))) return;
+      if (count === 0) {
+        if (done) process.nextTick(done, null, results);
+        return;
+      }
+      if (this.coalescing !== undefined) {
+        // Inside a 'message' batch: after the sends made before it in that batch.
+        this.coalescing.push(...sends);
+        return;
+      }
+      this.sends.sendMany(sends);
+    };
+    if (!this.holdIfLookingUp({ run, cancel: (error) => sends.forEach((s) => this.fail(s.callback, error)) })) run();
   }
 
   /** Sends now or throws: EAGAIN when the socket is full. It does not wait behind queued sends. */
   sendNow(msg: Message, options: SendOptions): number {
-    const { destination, chunks } = this.parseSendArguments(msg, [options]);
+    const send = this.parseSendArguments(msg, [options]);
+    if ('hostname' in send) throw invalidArgValue('address', send.hostname, 'must be an IP literal for sendmsg()');
     const failure = this.bindImplicitly();
     if (failure) throw failure;
     const handle = this.openHandle();
-    writeRecord(this.sends.records, 0, destination);
-    const result = handle.send(chunks);
+    writeRecord(this.sends.records, 0, send.destination);
+    const result = handle.send(send.chunks);
     if (typeof result === 'number') return result;
-    throw systemError(result, 'sendmsg', destination.address, destination.port);
+    throw systemError(result, 'sendmsg', send.destination.address, send.destination.port);
   }
 
   address(): { address: string; family: 'IPv4' | 'IPv6'; port: number } {
     const handle = this.openHandle();
-    if (!this.bound) throw notRunning();
+    // dgram's socket has no descriptor before bind, and says EBADF; this one has, unbound.
+    if (!this.bound) throw errnoError('EBADF', 'getsockname');
     const result = handle.address();
     if ('code' in result) throw systemError(result as NativeErrorInfo, 'getsockname');
     return result;
   }
 
   close(callback?: () => void): this {
-    if (callback !== undefined && typeof callback !== 'function') {
-      throw invalidArgType('callback', 'of type function', callback);
-    }
     const handle = this.openHandle();
     // Replies already made in this 'message' batch leave before the socket closes, as they
     // would have without coalescing.
-    if (this.coalescing !== undefined) this.sends.sendMany(this.coalescing.splice(0));
-    if (callback) this.once('close', callback);
+    this.flushCoalesced();
+    if (typeof callback === 'function') this.once('close', callback);
     const unsent = this.sends.takeUnsent();
+    const held = this.held ?? [];
+    this.held = undefined;
     this.handle = undefined;
+    this.connectedTo = undefined;
     handle.close();
     process.nextTick(() => {
       // Each unsent datagram's callback gets its error before 'close'. One without a callback
@@ -378,53 +480,142 @@ export class Socket extends EventEmitter {
       // the program can still act on, and no event may follow 'close'.
       const error = closedBeforeSent();
       for (const { callback: sent } of unsent) if (sent) sent(error);
+      for (const operation of held) operation.cancel(error);
       this.emit('close');
     });
     return this;
   }
 
-  setBroadcast(flag: boolean): void {
-    this.setOption('broadcast', flag ? 1 : 0);
+  /** As dgram's: closes the socket, and resolves once it is closed. */
+  async [asyncDispose](): Promise<void> {
+    if (this.handle === undefined) return;
+    await new Promise<void>((resolve) => this.close(resolve));
   }
 
+  setBroadcast(flag: boolean): void {
+    this.setOption('broadcast', flag ? 1 : 0, 'setBroadcast');
+  }
+
+  /** The unicast hop limit, 1 to 255; anything else fails with EINVAL, as in dgram. */
   setTTL(ttl: number): number {
-    if (typeof ttl !== 'number') throw invalidArgType('ttl', 'of type number', ttl);
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw outOfRange('ttl', 'an integer >= 1 and <= 255', ttl);
-    this.setOption('ttl', ttl);
+    this.setOption('ttl', this.hopLimit(ttl, 1, 'setTTL'), 'setTTL');
     return ttl;
   }
 
+  /** The multicast hop limit, 0 to 255; anything else fails with EINVAL, as in dgram. */
   setMulticastTTL(ttl: number): number {
-    if (typeof ttl !== 'number') throw invalidArgType('ttl', 'of type number', ttl);
-    if (!Number.isInteger(ttl) || ttl < 0 || ttl > 255) throw outOfRange('ttl', 'an integer >= 0 and <= 255', ttl);
-    this.setOption('multicastTtl', ttl);
+    this.setOption('multicastTtl', this.hopLimit(ttl, 0, 'setMulticastTTL'), 'setMulticastTTL');
     return ttl;
   }
 
   setMulticastLoopback(flag: boolean): boolean {
-    this.setOption('multicastLoopback', flag ? 1 : 0);
+    this.setOption('multicastLoopback', flag ? 1 : 0, 'setMulticastLoopback');
     return flag;
   }
 
+  /**
+   * The interface multicast datagrams leave by when a send does not choose one: dgram's forms
+   * (udp4: an address of the interface, '0.0.0.0' for the default; udp6: '::%eth0') or
+   * { interfaceIndex } / { interfaceName }.
+   */
+  setMulticastInterface(multicastInterface: MulticastInterface): void {
+    this.openHandle();
+    if (typeof multicastInterface !== 'string' && (typeof multicastInterface !== 'object' || multicastInterface === null)) {
+      throw invalidArgType('interfaceAddress', 'of type string', multicastInterface);
+    }
+    const choice = interfaceChoice(multicastInterface, this.family, 'interfaceAddress');
+    this.flushCoalesced();
+    this.writeInterface(choice);
+    const failure = this.openHandle().setMulticastInterface(this.family);
+    if (failure) throw systemError(failure, 'setMulticastInterface');
+  }
+
+  /** Joins a multicast group, on one interface (dgram's forms, or by index or name) or the kernel's choice. */
+  addMembership(multicastAddress: string, multicastInterface?: MulticastInterface): void {
+    this.membership(true, undefined, multicastAddress, multicastInterface, 'addMembership');
+  }
+
+  dropMembership(multicastAddress: string, multicastInterface?: MulticastInterface): void {
+    this.membership(false, undefined, multicastAddress, multicastInterface, 'dropMembership');
+  }
+
+  /** Joins a group for the datagrams of one source only (SSM, IGMPv3 / MLDv2). */
+  addSourceSpecificMembership(sourceAddress: string, groupAddress: string, multicastInterface?: MulticastInterface): void {
+    this.membership(true, sourceAddress, groupAddress, multicastInterface, 'addSourceSpecificMembership');
+  }
+
+  dropSourceSpecificMembership(sourceAddress: string, groupAddress: string, multicastInterface?: MulticastInterface): void {
+    this.membership(false, sourceAddress, groupAddress, multicastInterface, 'dropSourceSpecificMembership');
+  }
+
+  private membership(join: boolean, sourceAddress: string | undefined, groupAddress: string,
+    multicastInterface: MulticastInterface | undefined, syscall: string): void {
+    this.openHandle();
+    const sourceSpecific = syscall.includes('SourceSpecific');
+    const groupName = sourceSpecific ? 'groupAddress' : 'multicastAddress';
+    if (sourceSpecific && typeof sourceAddress !== 'string') throw invalidArgType('sourceAddress', 'of type string', sourceAddress);
+    if (typeof groupAddress !== 'string') throw invalidArgType(groupName, 'of type string', groupAddress);
+    if (groupAddress === '') throw missingArgs(groupName);
+    const group = ipArgument(groupAddress, groupName);
+    if (group.family === 6 && this.family === 4) {
+      throw invalidArgValue(groupName, groupAddress, 'must be an IPv4 address on a udp4 socket');
+    }
+    let source: ParsedIp | undefined;
+    if (sourceAddress !== undefined) {
+      source = ipArgument(sourceAddress, 'sourceAddress');
+      if (source.family !== group.family) throw invalidArgValue('sourceAddress', sourceAddress, 'must be of the group\'s family');
+    }
+    const choice = interfaceChoice(multicastInterface, group.family, 'multicastInterface');
+    // dgram binds a socket that joins before it is bound; so does this.
+    const failure = this.bindImplicitly();
+    if (failure) throw failure;
+    const records = this.sends.records;
+    records.fill(0, 0, 2 * binding.sendRecordStride);
+    writeIp(records, 1, group); // the Family word of record 0, then its address
+    if (source !== undefined) writeIp(records, 7, source); // the SourceFamily word of record 0
+    this.writeInterface(choice, binding.sendRecordStride);
+    const error = this.openHandle().setMembership(join);
+    if (error) throw systemError(error, syscall);
+  }
+
+  // An interface choice as the addon reads it: the index in record 0, an IPv4 address (or
+  // family 0) in the record at addressAt.
+  private writeInterface(choice: InterfaceChoice, addressAt = 0): void {
+    const records = this.sends.records;
+    records[12] = choice.index; // SendRecord.InterfaceIndex of record 0
+    if (choice.ipv4Address === undefined) records[addressAt + 1] = 0;
+    else writeIp(records, addressAt + 1, choice.ipv4Address);
+  }
+
   setRecvBufferSize(size: number): void {
-    this.setOption('recvBufferSize', validateBufferSize(size, 'size'));
+    this.bufferSize('recvBufferSize', size);
   }
 
   setSendBufferSize(size: number): void {
-    this.setOption('sendBufferSize', validateBufferSize(size, 'size'));
+    this.bufferSize('sendBufferSize', size);
   }
 
   getRecvBufferSize(): number {
-    return this.getOption('recvBufferSize');
+    return this.bufferSize('recvBufferSize');
   }
 
   getSendBufferSize(): number {
-    return this.getOption('sendBufferSize');
+    return this.bufferSize('sendBufferSize');
   }
 
   /** Sends that wait for the kernel to take them. */
   get queuedSends(): number {
     return this.sends.length;
+  }
+
+  /** dgram's: the number of datagrams waiting to be sent. */
+  getSendQueueCount(): number {
+    return this.sends.length;
+  }
+
+  /** dgram's: the bytes waiting to be sent. */
+  getSendQueueSize(): number {
+    return this.sends.bytes;
   }
 
   ref(): this {
@@ -453,7 +644,7 @@ export class Socket extends EventEmitter {
   // dgram binds an unbound socket to the wildcard address on its first send; so does this.
   // Returns why it could not.
   private bindImplicitly(): SystemError | undefined {
-    return this.bound ? undefined : this.bindNow({});
+    return this.bound ? undefined : this.bindNow(0, this.family === 6 ? '::' : '0.0.0.0');
   }
 
   // The implicit bind for a send, or that send's failure: its callback gets the bind's error
@@ -465,40 +656,116 @@ export class Socket extends EventEmitter {
     return false;
   }
 
+  // Looks hostname up with the lookup option; what comes after waits until it answers.
+  private resolve(hostname: string, done: (ip: string) => void, failed: (error: Error) => void): void {
+    if (this.holdIfLookingUp({ run: () => this.resolve(hostname, done, failed), cancel: failed })) return;
+    this.held = [];
+    let answered = false;
+    const answer = (error: Error | null, address?: string) => {
+      if (answered) return;
+      answered = true;
+      const held = this.held ?? [];
+      this.held = undefined;
+      if (this.handle === undefined) return; // closed meanwhile: close() cancelled the rest
+      if (error) failed(error);
+      else if (typeof address !== 'string') failed(invalidArgValue('lookup', address, 'must call back with an address string'));
+      else done(address);
+      // In order; one of them may start another lookup, and the rest wait behind it again.
+      for (let i = 0; i < held.length; i++) {
+        // A run may start another lookup (this.held again): the rest wait behind it.
+        const again = this.held as Held[] | undefined;
+        if (again !== undefined) {
+          again.push(...held.slice(i));
+          break;
+        }
+        held[i].run();
+      }
+    };
+    try {
+      this.lookup(hostname, this.family, (error, address) => answer(error, address));
+    } catch (error) {
+      answer(error as Error);
+    }
+  }
+
+  private holdIfLookingUp(operation: Held): boolean {
+    if (this.held === undefined) return false;
+    this.held.push(operation);
+    return true;
+  }
+
   private emitUnlessClosed(event: string, ...args: unknown[]): void {
     if (this.handle !== undefined) this.emit(event, ...args);
   }
 
   private nativeError(info: NativeErrorInfo, syscall: string): void {
     const error = systemError(info, syscall);
-    // libuv stops a poll after an error: this socket would never receive again. Say so, and
-    // close, rather than go on sending from a socket that is deaf.
+    // libuv stops a poll after an error that the addon could not clear: this socket would
+    // never receive again. Say so, and close, rather than go on sending from a deaf socket.
     if (syscall === 'poll') this.close();
     this.emit('error', error);
   }
 
-  private setOption(name: string, value: number): void {
-    const failure = this.openHandle().setOption(name, value);
-    if (failure) throw systemError(failure, 'setsockopt');
+  // The replies of the batch being delivered leave now: before an option that must not apply
+  // to them changes, or before close.
+  private flushCoalesced(): void {
+    if (this.coalescing !== undefined && this.coalescing.length > 0) {
+      this.sends.sendMany(this.coalescing.splice(0));
+    }
   }
 
-  private getOption(name: string): number {
-    const result = this.openHandle().getOption(name);
-    if (isErrorInfo(result)) throw systemError(result, 'getsockopt');
+  private setOption(name: string, value: number, syscall: string): void {
+    const handle = this.openHandle();
+    // A datagram takes the options the socket had when it was sent, as with dgram: the replies
+    // this batch made so far leave before the option changes.
+    this.flushCoalesced();
+    const failure = handle.setOption(name, value);
+    if (failure) throw systemError(failure, syscall);
+  }
+
+  private hopLimit(ttl: unknown, minimum: number, syscall: string): number {
+    if (typeof ttl !== 'number') throw invalidArgType('ttl', 'of type number', ttl);
+    if (!Number.isInteger(ttl) || ttl < minimum || ttl > 255) throw errnoError('EINVAL', syscall);
+    return ttl;
+  }
+
+  // dgram's buffer size rules: a size must be a positive 32-bit integer
+  // (ERR_SOCKET_BAD_BUFFER_SIZE), and a failed call is ERR_SOCKET_BUFFER_SIZE.
+  private bufferSize(name: 'recvBufferSize' | 'sendBufferSize', size?: number): number {
+    const handle = this.openHandle();
+    if (size !== undefined) {
+      validateBufferSize(size, badBufferSize);
+      const failure = handle.setOption(name, size);
+      if (failure) throw bufferSizeError(systemError(failure, 'setsockopt'));
+      return size;
+    }
+    const result = handle.getOption(name);
+    if (isErrorInfo(result)) throw bufferSizeError(systemError(result, 'getsockopt'));
     return result;
   }
 
   // Every check of a send, before anything is sent: the message, the port, both addresses
-  // (parsed once, here), the interface and the callback.
-  private parseSendArguments(msg: unknown, args: unknown[]): PendingSend {
+  // (parsed once, here), the interface and the callback. A host name is looked up later.
+  private parseSendArguments(msg: unknown, args: unknown[]): PendingSend | NamedSend {
     this.openHandle();
     let chunks: Chunks = toChunks(msg);
     let options: SendOptions;
     let callback: unknown;
+    const connected = this.connectedTo !== undefined;
     const [first] = args;
     if (typeof first === 'object' && first !== null) {
       options = first as SendOptions;
       callback = args[1];
+    } else if (connected) {
+      // send(msg, cb?) or send(msg, offset, length, cb?)
+      if (typeof args[1] === 'number') {
+        chunks = sliceChunks(chunks, args[0], args[1]);
+        callback = args[2];
+        if (args[3] !== undefined && typeof args[2] !== 'function') throw isConnected();
+      } else {
+        callback = args[0];
+      }
+      options = {};
     } else if (args.length >= 3 && typeof args[2] === 'number') {
       // send(msg, offset, length, port, address?, callback?)
       chunks = sliceChunks(chunks, args[0], args[1]);
@@ -516,78 +783,37 @@ export class Socket extends EventEmitter {
         callback = args[2];
       }
     }
-    const port = validatePort(options.port, 'port', false);
-    const address = options.address ?? (this.family === 6 ? '::1' : '127.0.0.1');
+    const validCallback = validateCallback<SendCallback>(callback);
     const localAddress = options.localAddress ?? undefined;
-    const destination: Destination = makeDestination(
-      this.family, port, address, localAddress, validateInterfaceIndex(options.interfaceIndex));
-    return { chunks, destination, callback: validateCallback<SendCallback>(callback) };
+    const index = selectedIndex(options);
+    const interfaceIndex = options.interfaceIndex === undefined && options.interfaceName === undefined ? undefined : index;
+    if (connected) {
+      if (options.port !== undefined || options.address !== undefined) throw isConnected();
+      const peer = this.connectedTo as Destination;
+      const destination = makeDestination(this.family, peer.port, peer.address, localAddress, interfaceIndex);
+      return { chunks, destination: { ...destination, connected: true }, callback: validCallback };
+    }
+    const port = validatePort(options.port, 'Port', false);
+    // dgram takes a missing or empty address as loopback.
+    const address = options.address || (this.family === 6 ? '::1' : '127.0.0.1');
+    if (typeof address !== 'string') throw invalidArgType('address', 'of type string', address);
+    if (parseIp(address) === null && isHostName(address)) {
+      if (localAddress !== undefined) ipArgument(localAddress, 'localAddress'); // judged now, all the same
+      return { chunks, hostname: address, port, localAddress, interfaceIndex, callback: validCallback };
+    }
+    const destination = makeDestination(this.family, port, address, localAddress, interfaceIndex);
+    return { chunks, destination, callback: validCallback };
   }
 
   private deliver(count: number, arenas: ArrayBuffer[]): void {
     const sends: PendingSend[] = [];
     this.coalescing = sends;
     try {
-      this.emitMessages(count, arenas);
+      this.receiver.deliver(count, arenas, () => this.handle !== undefined,
+        (msg, rinfo) => this.emit('message', msg, rinfo));
     } finally {
       this.coalescing = undefined;
       if (sends.length > 0 && this.handle !== undefined) this.sends.sendMany(sends);
-    }
-  }
-
-  private emitMessages(count: number, arenas: ArrayBuffer[]): void {
-    // The addon keeps writing into an arena after this batch: it must never change owner.
-    // (Node's own Buffer pool is marked the same way.)
-    for (const arena of arenas) {
-      if (arena !== this.lastArena) markAsUntransferable(arena);
-    }
-    this.lastArena = arenas[arenas.length - 1];
-    const meta = this.meta;
-    const stride = binding.metaStride;
-    const formatter = this.formatter;
-    const names = interfaceNames();
-    for (let i = 0; i < count && this.handle !== undefined; i++) {
-      const at = i * stride;
-      const size = meta[at + Meta.Length];
-      // The addon copied the bytes into an arena of at most 8 KiB, or of the message's own
-      // size, so a kept message pins no more than Buffer.allocUnsafe's pool would.
-      const msg = new BufferView(arenas[meta[at + Meta.Arena]], meta[at + Meta.ArenaOffset], size);
-      const peerFamily = meta[at + Meta.PeerFamily];
-      let address = formatter.format(peerFamily, at + Meta.PeerAddress);
-      const scope = meta[at + Meta.PeerScope];
-      // The zone as dgram writes it: the interface's name where it has one.
-      if (scope !== 0 && peerFamily === 6 && isIPv6LinkLocal(address)) address += `%${names.get(scope) ?? scope}`;
-      const localFamily = meta[at + Meta.LocalFamily];
-      const destinationFamily = meta[at + Meta.DestinationFamily];
-      const interfaceIndex = meta[at + Meta.InterfaceIndex];
-      const flags = meta[at + Meta.Flags];
-      const localAddress = localFamily === 0 ? undefined : formatter.format(localFamily, at + Meta.LocalAddress);
-      const rinfo: RemoteInfo = {
-        address,
-        family: peerFamily === 6 ? 'IPv6' : 'IPv4',
-        port: meta[at + Meta.PeerPort],
-        size,
-        localAddress,
-        destinationAddress: destinationFamily === 0 ? undefined
-          : sameAddress(meta, at + Meta.LocalAddress, at + Meta.DestinationAddress, localFamily, destinationFamily)
-            ? localAddress : formatter.format(destinationFamily, at + Meta.DestinationAddress),
-        interfaceIndex: interfaceIndex === 0 ? undefined : interfaceIndex,
-        interfaceName: interfaceIndex === 0 ? undefined : names.get(interfaceIndex),
-        truncated: (flags & FLAG_TRUNCATED) !== 0,
-      };
-      if ((flags & FLAG_CONTROL_TRUNCATED) !== 0) {
-        // The kernel cut the control data: nothing in it can be trusted.
-        rinfo.localAddress = rinfo.destinationAddress = undefined;
-        rinfo.interfaceIndex = undefined;
-        rinfo.interfaceName = undefined;
-      }
-      try {
-        this.emit('message', msg, rinfo);
-      } catch (error) {
-        // As a throw from a dgram listener: uncaught, now. Then, if the process goes on (an
-        // 'uncaughtException' handler), so does the batch: every datagram is delivered.
-        binding.reportUncaught(error);
-      }
     }
   }
 }
