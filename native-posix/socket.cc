@@ -296,6 +296,13 @@ bool should_queue(OsError error) { return would_block(error) || error == ENOBUFS
 ErrorDescription describe_error(OsError error) {
   // On POSIX, libuv's error numbers are the negated errno values, and its names cover them all.
   ErrorDescription description;
+  // errno values are positive. Anything else (0, or a negative number such as INT32_MIN, whose
+  // negation overflows) is no error a system call gave: UNKNOWN, as on Windows.
+  if (error <= 0) {
+    std::strcpy(description.code, "UNKNOWN");
+    description.uv_errno = UV_UNKNOWN;
+    return description;
+  }
   description.uv_errno = -error;
   // Socket errors libuv has no name for. EOPNOTSUPP is here too: Linux gives it the number of
   // ENOTSUP, which libuv names ENOTSUP; for a socket the error is EOPNOTSUPP, as on Windows.
@@ -310,7 +317,7 @@ ErrorDescription describe_error(OsError error) {
       return description;
     }
   }
-  uv_err_name_r(-error, description.code, sizeof description.code);
+  uv_err_name_r(description.uv_errno, description.code, sizeof description.code);
   if (std::strncmp(description.code, "Unknown", 7) == 0) {
     std::strcpy(description.code, "UNKNOWN");
   }

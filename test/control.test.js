@@ -142,4 +142,16 @@ describe('control messages and errors (no sockets)', function () {
     }
     assert.strictEqual(binding.describeError(99999).code, 'UNKNOWN');
   });
+
+  it('describes the extremes of the 32-bit range as UNKNOWN (no overflow negating INT32_MIN)', function () {
+    // No OS error is negative: libuv's UNKNOWN (-4094 on every OS), never a negated number.
+    assert.deepStrictEqual(binding.describeError(-2147483648), { code: 'UNKNOWN', errno: -4094, osErrno: -2147483648 });
+    assert.deepStrictEqual(binding.describeError(-1), { code: 'UNKNOWN', errno: -4094, osErrno: -1 });
+    // The largest positive value is a number no table knows; its errno is whatever the platform
+    // says for an unknown error (POSIX: the negated number, Windows: UNKNOWN's), always below 0.
+    const largest = binding.describeError(2147483647);
+    assert.strictEqual(largest.code, 'UNKNOWN');
+    assert.strictEqual(largest.osErrno, 2147483647);
+    assert.ok(Number.isInteger(largest.errno) && largest.errno < 0, `errno ${largest.errno}`);
+  });
 });
