@@ -40,6 +40,8 @@ const RECEIVED_CONTROL = {
     broadcastInfo: { localAddress: '127.0.0.1', destinationAddress: '127.255.255.255', interfaceIndex: 3 },
     mapped: hex('2400000000000000 | 29000000 | 32000000 | 00000000000000000000ffff7f000009 | 04000000 | 00000000'),
     mappedInfo: { localAddress: '127.0.0.9', destinationAddress: '127.0.0.9', interfaceIndex: 4 },
+    mappedLimitedBroadcast: hex('2400000000000000 | 29000000 | 32000000 | 00000000000000000000ffffffffffff | 04000000 | 00000000'),
+    mappedMulticast: hex('2400000000000000 | 29000000 | 32000000 | 00000000000000000000ffffe00000fb | 04000000 | 00000000'),
   },
   win32: {
     // The control bytes alone cannot tell a subnet broadcast, so the decoder reports only what
@@ -48,6 +50,8 @@ const RECEIVED_CONTROL = {
     broadcastInfo: { localAddress: '127.255.255.255', destinationAddress: '127.255.255.255', interfaceIndex: 3 },
     mapped: hex('2400000000000000 | 29000000 | 13000000 | 00000000000000000000ffff7f000009 | 04000000 | 00000000'),
     mappedInfo: { localAddress: '127.0.0.9', destinationAddress: '127.0.0.9', interfaceIndex: 4 },
+    mappedLimitedBroadcast: hex('2400000000000000 | 29000000 | 13000000 | 00000000000000000000ffffffffffff | 04000000 | 00000000'),
+    mappedMulticast: hex('2400000000000000 | 29000000 | 13000000 | 00000000000000000000ffffe00000fb | 04000000 | 00000000'),
   },
 };
 
@@ -102,6 +106,17 @@ describe('control messages and errors (no sockets)', function () {
     // Both, as a dual-stack socket gets them: the IPv4 message wins in either order.
     const both = Buffer.concat([expected.mapped, expected.broadcast]);
     assert.deepStrictEqual(binding.decodeReceiveControl(both), expected.broadcastInfo);
+  });
+
+  it('gives no reply-from address for a v4-mapped limited broadcast or multicast, as for plain IPv4', function () {
+    // A dual-stack socket whose IPv4 record was refused or lost reports an IPv4 datagram only
+    // through IPv6 packet info: the address is the IP header's destination, which for the
+    // limited broadcast and multicast is no address of this host to reply from.
+    const expected = forBackend(this, RECEIVED_CONTROL);
+    assert.deepStrictEqual(binding.decodeReceiveControl(expected.mappedLimitedBroadcast),
+      { destinationAddress: '255.255.255.255', interfaceIndex: 4 });
+    assert.deepStrictEqual(binding.decodeReceiveControl(expected.mappedMulticast),
+      { destinationAddress: '224.0.0.251', interfaceIndex: 4 });
   });
 
   it('never reads past a truncated, empty or hostile control buffer', function () {
