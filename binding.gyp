@@ -40,7 +40,12 @@
           "xcode_settings": {
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
             "MACOSX_DEPLOYMENT_TARGET": "10.15"
-          }
+          },
+          "conditions": [
+            ["OS=='mac'", {
+              "defines": ["__APPLE_USE_RFC_3542"]
+            }]
+          ]
         }]
       ]
     }

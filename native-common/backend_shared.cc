@@ -57,17 +57,28 @@ void set_ipv6_packet_info(const uint8_t address[16], uint32_t interface_index, P
   IpAddress ip;
   int port;
   split_address(socket_address, &ip, &port);
-  info->destination_family = ip.family;
+  info->interface_index = interface_index;
+  // A v4-mapped address is an IPv4 datagram: the IPv4 rule decides, so that the limited
+  // broadcast gives no reply-from address whichever of the two records reported it.
+  if (ip.family == 4) {
+    set_ipv4_destination(ip.bytes, info);
+    return;
+  }
+  info->destination_family = 6;
   std::memcpy(info->destination_address, ip.bytes, 16);
-  const bool multicast = ip.family == 6 ? ip.bytes[0] == 0xff : (ip.bytes[0] & 0xf0) == 0xe0;
-  if (!multicast) {
-    info->local_family = ip.family;
+  if (ip.bytes[0] == 0xff) {  // multicast: the stack picks the source
+    info->local_family = 0;
+    std::memset(info->local_address, 0, sizeof info->local_address);
+  } else {
+    info->local_family = 6;
     std::memcpy(info->local_address, ip.bytes, 16);
   }
-  info->interface_index = interface_index;
 }
 
 void set_ipv4_destination(const uint8_t address[4], PacketInfo* info) {
+  // Whole arrays cleared: an earlier IPv6 record of the same datagram may have filled them.
+  std::memset(info->destination_address, 0, sizeof info->destination_address);
+  std::memset(info->local_address, 0, sizeof info->local_address);
   info->destination_family = 4;
   std::memcpy(info->destination_address, address, 4);
   const bool limited_broadcast =

@@ -12,7 +12,8 @@ bool socket_option_name(int family, Option option, int* level, int* name);
 
 // From an IPv6 packet-info record (in6_pktinfo, IN6_PKTINFO): the destination, which is also
 // the address to reply from unless it is multicast (then the stack picks the source). A
-// v4-mapped address (a dual-stack socket receiving IPv4) is reported as plain IPv4.
+// v4-mapped address (a dual-stack socket receiving IPv4) is reported as plain IPv4 and decoded
+// by set_ipv4_destination's rule: the same datagram gives the same answer from either record.
 void set_ipv6_packet_info(const uint8_t address[16], uint32_t interface_index, PacketInfo* info);
 
 // From a record that gives an IPv4 destination but no reply-from address (BSD IP_RECVDSTADDR,

@@ -326,35 +326,47 @@ int64_t send_datagram(Socket socket, const OutgoingDatagram& datagram, OsError* 
 
 size_t send_batch(Socket socket, const OutgoingDatagram* datagrams, size_t count, int64_t* bytes,
                   OsError* error) {
-  *error = 0;
 #if defined(__linux__)
-  // sendmmsg: one system call for the batch. It stops at the first datagram that fails and
-  // reports only how many went before it, so that one is sent alone to learn its error.
+  *error = 0;
+  // sendmmsg: one system call for as many datagrams as the socket takes. It stops at the first
+  // datagram that fails and reports only how many went before it, so that one is sent alone
+  // to learn its error (send_datagram explains it); if it goes, sendmmsg takes the rest. A
+  // loop, not recursion: where sendmmsg refuses everything (a seccomp filter, an emulator)
+  // every datagram takes that path, and each level would cost a stack frame.
+  //
+  // The gather lists of one sendmmsg share a pool, filled until either array is full: a
+  // datagram has at most kMaxGatherBuffers chunks, so one always fits in an empty pool, and
+  // the frame stays small (8 KiB, not 64 x 64 iovecs) on a worker thread's stack.
   constexpr size_t kMaxBatch = 64;
+  constexpr size_t kPoolVectors = 4 * kMaxGatherBuffers;
   mmsghdr messages[kMaxBatch];
-  iovec vectors[kMaxBatch][kMaxGatherBuffers];
+  iovec pool[kPoolVectors];
   size_t done = 0;
   while (done < count) {
-    const size_t chunk = count - done < kMaxBatch ? count - done : kMaxBatch;
-    for (size_t i = 0; i < chunk; i++) {
-      const OutgoingDatagram& datagram = datagrams[done + i];
-      fill_iovecs(datagram, vectors[i]);
-      messages[i].msg_hdr = message_for(datagram, vectors[i]);
-      messages[i].msg_len = 0;
+    size_t batched = 0;
+    size_t used = 0;
+    while (done + batched < count && batched < kMaxBatch) {
+      const OutgoingDatagram& datagram = datagrams[done + batched];
+      if (used + datagram.chunk_count > kPoolVectors) break;
+      fill_iovecs(datagram, pool + used);
+      messages[batched].msg_hdr = message_for(datagram, pool + used);
+      messages[batched].msg_len = 0;
+      used += datagram.chunk_count;
+      batched++;
     }
     int sent;
     do {
-      sent = sendmmsg(socket, messages, static_cast<unsigned>(chunk), 0);
+      sent = sendmmsg(socket, messages, static_cast<unsigned>(batched), 0);
     } while (sent < 0 && errno == EINTR);
-    if (sent <= 0) break;
     for (int i = 0; i < sent; i++) bytes[done + i] = messages[i].msg_len;
-    done += static_cast<size_t>(sent);
+    if (sent > 0) done += static_cast<size_t>(sent);
+    if (sent == static_cast<int>(batched)) continue;
+    const int64_t single = send_datagram(socket, datagrams[done], error);
+    if (single < 0) return done;
+    bytes[done] = single;
+    done++;
   }
-  if (done == count) return done;
-  const int64_t sent = send_datagram(socket, datagrams[done], error);
-  if (sent < 0) return done;
-  bytes[done] = sent;
-  return done + 1 + send_batch(socket, datagrams + done + 1, count - done - 1, bytes + done + 1, error);
+  return done;
 #else
   return send_one_by_one(socket, datagrams, count, bytes, error);
 #endif
@@ -369,6 +381,13 @@ bool should_queue(OsError error) { return would_block(error) || error == ENOBUFS
 ErrorDescription describe_error(OsError error) {
   // On POSIX, libuv's error numbers are the negated errno values, and its names cover them all.
   ErrorDescription description;
+  // errno values are positive. Anything else (0, or a negative number such as INT32_MIN, whose
+  // negation overflows) is no error a system call gave: UNKNOWN, as on Windows.
+  if (error <= 0) {
+    std::strcpy(description.code, "UNKNOWN");
+    description.uv_errno = UV_UNKNOWN;
+    return description;
+  }
   description.uv_errno = -error;
   // Socket errors libuv has no name for. EOPNOTSUPP is here too: Linux gives it the number of
   // ENOTSUP, which libuv names ENOTSUP; for a socket the error is EOPNOTSUPP, as on Windows.
@@ -383,7 +402,7 @@ ErrorDescription describe_error(OsError error) {
       return description;
     }
   }
-  uv_err_name_r(-error, description.code, sizeof description.code);
+  uv_err_name_r(description.uv_errno, description.code, sizeof description.code);
   if (std::strncmp(description.code, "Unknown", 7) == 0) {
     std::strcpy(description.code, "UNKNOWN");
   }

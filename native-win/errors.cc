@@ -75,6 +75,14 @@ ErrorDescription describe_error(OsError error) {
       return description;
     }
   }
+  // Winsock and Win32 errors are positive. libuv's translation passes 0 and negative numbers
+  // through as if they were libuv codes already (so -4092 would read as EACCES), which no
+  // system call gave: UNKNOWN, as on POSIX.
+  if (error <= 0) {
+    set_code(&description, "UNKNOWN");
+    description.uv_errno = UV_UNKNOWN;
+    return description;
+  }
   // Anything else (bind's WSAEADDRINUSE, a Win32 error): libuv's own translation, which is
   // what Node would report for the same error.
   description.uv_errno = uv_translate_sys_error(error);

@@ -41,6 +41,8 @@ const RECEIVED_CONTROL = {
     broadcastInfo: { localAddress: '127.0.0.1', destinationAddress: '127.255.255.255', interfaceIndex: 3 },
     mapped: hex('2400000000000000 | 29000000 | 32000000 | 00000000000000000000ffff7f000009 | 04000000 | 00000000'),
     mappedInfo: { localAddress: '127.0.0.9', destinationAddress: '127.0.0.9', interfaceIndex: 4 },
+    mappedLimitedBroadcast: hex('2400000000000000 | 29000000 | 32000000 | 00000000000000000000ffffffffffff | 04000000 | 00000000'),
+    mappedMulticast: hex('2400000000000000 | 29000000 | 32000000 | 00000000000000000000ffffe00000fb | 04000000 | 00000000'),
   },
   win32: {
     // The control bytes alone cannot tell a subnet broadcast, so the decoder reports only what
@@ -49,6 +51,8 @@ const RECEIVED_CONTROL = {
     broadcastInfo: { localAddress: '127.255.255.255', destinationAddress: '127.255.255.255', interfaceIndex: 3 },
     mapped: hex('2400000000000000 | 29000000 | 13000000 | 00000000000000000000ffff7f000009 | 04000000 | 00000000'),
     mappedInfo: { localAddress: '127.0.0.9', destinationAddress: '127.0.0.9', interfaceIndex: 4 },
+    mappedLimitedBroadcast: hex('2400000000000000 | 29000000 | 13000000 | 00000000000000000000ffffffffffff | 04000000 | 00000000'),
+    mappedMulticast: hex('2400000000000000 | 29000000 | 13000000 | 00000000000000000000ffffe00000fb | 04000000 | 00000000'),
   },
 };
 
@@ -105,6 +109,17 @@ describe('control messages and errors (no sockets)', function () {
     assert.deepStrictEqual(binding.decodeReceiveControl(both), expected.broadcastInfo);
   });
 
+  it('gives no reply-from address for a v4-mapped limited broadcast or multicast, as for plain IPv4', function () {
+    // A dual-stack socket whose IPv4 record was refused or lost reports an IPv4 datagram only
+    // through IPv6 packet info: the address is the IP header's destination, which for the
+    // limited broadcast and multicast is no address of this host to reply from.
+    const expected = forBackend(this, RECEIVED_CONTROL);
+    assert.deepStrictEqual(binding.decodeReceiveControl(expected.mappedLimitedBroadcast),
+      { destinationAddress: '255.255.255.255', interfaceIndex: 4 });
+    assert.deepStrictEqual(binding.decodeReceiveControl(expected.mappedMulticast),
+      { destinationAddress: '224.0.0.251', interfaceIndex: 4 });
+  });
+
   it('never reads past a truncated, empty or hostile control buffer', function () {
     const expected = forBackend(this, RECEIVED_CONTROL);
     assert.deepStrictEqual(binding.decodeReceiveControl(Buffer.alloc(0)), {});
@@ -142,5 +157,17 @@ describe('control messages and errors (no sockets)', function () {
       assert.deepStrictEqual(binding.describeError(number), { code, errno: -number, osErrno: number }, code);
     }
     assert.strictEqual(binding.describeError(99999).code, 'UNKNOWN');
+  });
+
+  it('describes the extremes of the 32-bit range as UNKNOWN (no overflow negating INT32_MIN)', function () {
+    // No OS error is negative: libuv's UNKNOWN (-4094 on every OS), never a negated number.
+    assert.deepStrictEqual(binding.describeError(-2147483648), { code: 'UNKNOWN', errno: -4094, osErrno: -2147483648 });
+    assert.deepStrictEqual(binding.describeError(-1), { code: 'UNKNOWN', errno: -4094, osErrno: -1 });
+    // The largest positive value is a number no table knows; its errno is whatever the platform
+    // says for an unknown error (POSIX: the negated number, Windows: UNKNOWN's), always below 0.
+    const largest = binding.describeError(2147483647);
+    assert.strictEqual(largest.code, 'UNKNOWN');
+    assert.strictEqual(largest.osErrno, 2147483647);
+    assert.ok(Number.isInteger(largest.errno) && largest.errno < 0, `errno ${largest.errno}`);
   });
 });
