@@ -9,7 +9,9 @@
 #include "backend.h"
 #include "backend_shared.h"
 
-#if defined(__linux__) || defined(__APPLE__)
+// SENDMSG_FUZZ_BSD_DIALECT is set only by scripts/fuzz.sh, which compiles the BSD branch on Linux
+// against FreeBSD's layouts (fuzz/bsd-on-linux/); no real build defines it.
+#if (defined(__linux__) || defined(__APPLE__)) && !defined(SENDMSG_FUZZ_BSD_DIALECT)
 #define SENDMSG_IP_PKTINFO 1
 #else
 #include <net/if_dl.h>
@@ -17,14 +19,18 @@
 
 namespace udp {
 
+#ifdef SENDMSG_IP_PKTINFO
 namespace {
 
+// Only the IP_PKTINFO branch has a reply-from address of its own to copy (ipi_spec_dst): on the
+// BSDs this would be unused, a warning that fails -Werror builds.
 void set_ipv4(int* family, uint8_t* bytes, const in_addr& address) {
   *family = 4;
   std::memcpy(bytes, &address, 4);
 }
 
 }  // namespace
+#endif
 
 size_t encode_source_control(const SourceInfo& source, uint8_t* control, size_t capacity) {
   // CMSG_FIRSTHDR and CMSG_NXTHDR walk a msghdr, so the encoder builds one over the buffer.
