@@ -83,6 +83,9 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
   // addresses (no reply-from address) and IP_PKTINFO (with ipi_spec_dst). The IPv4 one wins
   // whatever the order.
   bool have_ipv4_info = false;
+#ifndef SENDMSG_IP_PKTINFO
+  bool have_interface_record = false;  // IP_RECVIF, which may come before IP_RECVDSTADDR
+#endif
   for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
        header = CMSG_NXTHDR(&message, header)) {
     const uint8_t* data = CMSG_DATA(header);
@@ -95,6 +98,9 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
     if (header->cmsg_level == IPPROTO_IPV6 && header->cmsg_type == IPV6_PKTINFO &&
         data_length >= sizeof(in6_pktinfo)) {
       if (have_ipv4_info) continue;
+      // A later record replaces an earlier one whole: set_ipv6_packet_info leaves the reply-from
+      // address alone for a multicast destination, which must not keep an earlier record's.
+      *out = PacketInfo{};
       in6_pktinfo info;
       std::memcpy(&info, data, sizeof info);
       set_ipv6_packet_info(reinterpret_cast<const uint8_t*>(&info.ipi6_addr), info.ipi6_ifindex,
@@ -114,6 +120,12 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
     }
 #else
     if (header->cmsg_type == IP_RECVDSTADDR && data_length >= sizeof(in_addr)) {
+      // It replaces whatever an earlier record said (an IPv6 one, another IP_RECVDSTADDR), as
+      // IP_PKTINFO does on Linux, but keeps the interface that IP_RECVIF gave.
+      // set_ipv4_destination writes only 4 address bytes.
+      const uint32_t interface_index = have_interface_record ? out->interface_index : 0;
+      *out = PacketInfo{};
+      out->interface_index = interface_index;
       have_ipv4_info = true;
       // No reply-from address on the BSDs: for a broadcast or multicast datagram it is unknown.
       set_ipv4_destination(data, out);
@@ -123,6 +135,7 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
       std::memset(&link, 0, sizeof link);
       std::memcpy(&link, data, data_length < sizeof link ? data_length : sizeof link);
       out->interface_index = link.sdl_index;
+      have_interface_record = true;
     }
 #endif
   }
