@@ -10,12 +10,15 @@
 //       runs one reproducer.
 //
 // Every buffer the codec gets ends exactly where a PAGE_NOACCESS page begins, so a read or write
-// one byte past it faults; the fault, like a failed property, writes the input to a reproducer
-// file in DIR and exits 1.
+// one byte past it faults; the fault, like a failed property or an input that runs for more than
+// 5 s (an endless loop), writes the input to a reproducer file in DIR and exits 1.
 #include <windows.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "control_checks.h"
@@ -46,6 +49,8 @@ const char* current_mode = "decode";
 Bytes current_input;
 std::string artifacts = ".";
 uint64_t current_iteration = 0;
+// Inputs started so far, for the watchdog.
+std::atomic<uint64_t> inputs_started{0};
 
 void save_reproducer() {
   const std::string path = artifacts + "/win32-" + current_mode + "-" +
@@ -98,6 +103,27 @@ LONG WINAPI on_exception(EXCEPTION_POINTERS* exception) {
   }
   save_reproducer();
   ExitProcess(1);
+}
+
+// libFuzzer's -timeout for this driver: an input still running after 5 s is an endless loop.
+// The main thread is then stuck in the codec, so current_input holds still while it is saved.
+void start_watchdog() {
+  std::thread([] {
+    uint64_t last = inputs_started.load();
+    int still = 0;
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      const uint64_t now = inputs_started.load();
+      still = now == last ? still + 1 : 0;
+      last = now;
+      if (still >= 5) {
+        std::fprintf(stderr, "control_win: one %s input has run for 5 s (iteration %llu)\n",
+                     current_mode, static_cast<unsigned long long>(current_iteration));
+        save_reproducer();
+        ExitProcess(1);
+      }
+    }
+  }).detach();
 }
 
 // Pure mutations of a WSA control buffer: the kinds of damage that matter to a decoder
@@ -176,6 +202,7 @@ void mutate(Bytes& input, const std::vector<Bytes>& seeds, Random& random) {
 void run_decode(const Bytes& input) {
   current_mode = "decode";
   current_input = input;
+  inputs_started++;
   uint8_t* control = fuzz::exact_buffer(input.size());
   if (!input.empty()) std::memcpy(control, input.data(), input.size());
   fuzz::check_decode(control, input.size());
@@ -184,6 +211,7 @@ void run_decode(const Bytes& input) {
 void run_model(const Bytes& input) {
   current_mode = "model";
   current_input = input;
+  inputs_started++;
   fuzz::Reader in(input.data(), input.size());
   fuzz::check_round_trip(in);
   fuzz::check_model(in);
@@ -225,6 +253,7 @@ uint8_t* exact_buffer(size_t n) {
 int main(int argc, char** argv) {
   make_guarded_region();
   AddVectoredExceptionHandler(1, on_exception);
+  start_watchdog();
   uint64_t seed = 1;
   double seconds = 20;
   uint64_t iterations = ~0ULL;

@@ -13,8 +13,8 @@
 #   (fuzz/win_driver.cc) run under Wine with a prefix of its own (.cache/wine-fuzz/).
 #
 # Environment: FUZZ_SECONDS (per target), FUZZ_SEED (one seed for every target; random if unset,
-# printed either way), CXX_FUZZ (clang++-14), CXX_WIN (x86_64-w64-mingw32-g++-posix),
-# UV_INCLUDE (a directory with uv.h; /usr/include/node).
+# printed either way), FUZZ_WINEPREFIX (.cache/wine-fuzz), CXX_FUZZ (clang++-14),
+# CXX_WIN (x86_64-w64-mingw32-g++-posix), UV_INCLUDE (a directory with uv.h; /usr/include/node).
 # Needs (Debian 12): apt-get install -y --no-install-recommends clang-14 libclang-rt-14-dev
 #   g++-mingw-w64-x86-64 wine wine64
 set -euo pipefail
@@ -101,7 +101,8 @@ run_win32() {
   local log="$out/logs/control_win32.log"
   command -v wine >/dev/null && command -v wineserver >/dev/null ||
     fail "wine not found: apt-get install -y --no-install-recommends wine wine64"
-  export WINEPREFIX="$root/.cache/wine-fuzz"
+  # A prefix of its own (about 700 MB, made on the first run); FUZZ_WINEPREFIX may name another.
+  export WINEPREFIX="${FUZZ_WINEPREFIX:-$root/.cache/wine-fuzz}"
   export WINEDEBUG=-all
   export WINEDLLOVERRIDES="mscoree,mshtml="
   mkdir -p "$WINEPREFIX"
