@@ -9,7 +9,9 @@
 #include "backend.h"
 #include "backend_shared.h"
 
-#if defined(__linux__) || defined(__APPLE__)
+// SENDMSG_FUZZ_BSD_DIALECT is set only by scripts/fuzz.sh, which compiles the BSD branch on Linux
+// against FreeBSD's layouts (fuzz/bsd-on-linux/); no real build defines it.
+#if (defined(__linux__) || defined(__APPLE__)) && !defined(SENDMSG_FUZZ_BSD_DIALECT)
 #define SENDMSG_IP_PKTINFO 1
 #else
 #include <net/if_dl.h>
@@ -17,14 +19,18 @@
 
 namespace udp {
 
+#ifdef SENDMSG_IP_PKTINFO
 namespace {
 
+// Only the IP_PKTINFO branch has a reply-from address of its own to copy (ipi_spec_dst): on the
+// BSDs this would be unused, a warning that fails -Werror builds.
 void set_ipv4(int* family, uint8_t* bytes, const in_addr& address) {
   *family = 4;
   std::memcpy(bytes, &address, 4);
 }
 
 }  // namespace
+#endif
 
 size_t encode_source_control(const SourceInfo& source, uint8_t* control, size_t capacity) {
   // CMSG_FIRSTHDR and CMSG_NXTHDR walk a msghdr, so the encoder builds one over the buffer.
@@ -77,6 +83,9 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
   // addresses (no reply-from address) and IP_PKTINFO (with ipi_spec_dst). The IPv4 one wins
   // whatever the order.
   bool have_ipv4_info = false;
+#ifndef SENDMSG_IP_PKTINFO
+  bool have_interface_record = false;  // IP_RECVIF, which may come before IP_RECVDSTADDR
+#endif
   for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
        header = CMSG_NXTHDR(&message, header)) {
     const uint8_t* data = CMSG_DATA(header);
@@ -89,6 +98,9 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
     if (header->cmsg_level == IPPROTO_IPV6 && header->cmsg_type == IPV6_PKTINFO &&
         data_length >= sizeof(in6_pktinfo)) {
       if (have_ipv4_info) continue;
+      // A later record replaces an earlier one whole: set_ipv6_packet_info leaves the reply-from
+      // address alone for a multicast destination, which must not keep an earlier record's.
+      *out = PacketInfo{};
       in6_pktinfo info;
       std::memcpy(&info, data, sizeof info);
       set_ipv6_packet_info(reinterpret_cast<const uint8_t*>(&info.ipi6_addr), info.ipi6_ifindex,
@@ -108,6 +120,12 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
     }
 #else
     if (header->cmsg_type == IP_RECVDSTADDR && data_length >= sizeof(in_addr)) {
+      // It replaces whatever an earlier record said (an IPv6 one, another IP_RECVDSTADDR), as
+      // IP_PKTINFO does on Linux, but keeps the interface that IP_RECVIF gave.
+      // set_ipv4_destination writes only 4 address bytes.
+      const uint32_t interface_index = have_interface_record ? out->interface_index : 0;
+      *out = PacketInfo{};
+      out->interface_index = interface_index;
       have_ipv4_info = true;
       // No reply-from address on the BSDs: for a broadcast or multicast datagram it is unknown.
       set_ipv4_destination(data, out);
@@ -117,6 +135,7 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
       std::memset(&link, 0, sizeof link);
       std::memcpy(&link, data, data_length < sizeof link ? data_length : sizeof link);
       out->interface_index = link.sdl_index;
+      have_interface_record = true;
     }
 #endif
   }

@@ -76,6 +76,9 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
     if (header->cmsg_level == IPPROTO_IPV6 && header->cmsg_type == IPV6_PKTINFO &&
         data_length >= sizeof(IN6_PKTINFO)) {
       if (have_ipv4_info) continue;
+      // A later record replaces an earlier one whole: set_ipv6_packet_info leaves the reply-from
+      // address alone for a multicast destination, which must not keep an earlier record's.
+      *out = PacketInfo{};
       IN6_PKTINFO info;
       std::memcpy(&info, data, sizeof info);
       set_ipv6_packet_info(reinterpret_cast<const uint8_t*>(&info.ipi6_addr), info.ipi6_ifindex,
