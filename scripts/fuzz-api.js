@@ -106,6 +106,7 @@ function runChild(args) {
     child.stdout.on('data', (chunk) => { stdout += chunk; });
     child.stderr.on('data', (chunk) => { stderr = (stderr + chunk).slice(-20000); });
     let timedOut = false;
+    const started = Date.now();
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
@@ -119,7 +120,7 @@ function runChild(args) {
       } catch {
         report = undefined;
       }
-      resolve({ status, signal, timedOut, stderr, report });
+      resolve({ status, signal, timedOut, stderr, report, elapsed: Date.now() - started });
     });
   });
 }
@@ -329,12 +330,13 @@ async function fuzz() {
   const failures = [];
   let next = 0;
   let finished = 0;
-  const totals = { calls: 0, callbacks: 0, messages: 0, arrivals: 0, maxQueued: 0, codes: {} };
+  const totals = { calls: 0, callbacks: 0, messages: 0, arrivals: 0, maxQueued: 0, codes: {}, slowest: { elapsed: 0 } };
   const worker = async () => {
     while (next < runs && (runs !== Infinity || Date.now() < deadline)) {
       const seed = baseSeed + next++;
       const outcome = await runChild(['--seed', String(seed)]);
       finished++;
+      if (outcome.elapsed > totals.slowest.elapsed) totals.slowest = { seed, elapsed: outcome.elapsed };
       const stats = outcome.report && outcome.report.stats;
       if (stats) {
         for (const key of ['calls', 'callbacks', 'messages', 'arrivals']) totals[key] += stats[key];
@@ -357,7 +359,7 @@ async function fuzz() {
   await Promise.all(Array.from({ length: jobs }, worker));
   console.log(`\nfuzz-api: ${finished} runs, ${failures.length} with findings; ${totals.calls} calls, ` +
     `${totals.callbacks} callbacks, ${totals.messages} messages, ${totals.arrivals} tagged arrivals, ` +
-    `deepest send queue ${totals.maxQueued}`);
+    `deepest send queue ${totals.maxQueued}; slowest run ${totals.slowest.elapsed} ms (seed ${totals.slowest.seed})`);
   console.log(`error codes seen: ${Object.entries(totals.codes).sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(', ')}`);
   if (bySignature.size > 0) {
     console.log(`\n${bySignature.size} distinct findings:`);

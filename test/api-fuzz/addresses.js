@@ -142,16 +142,23 @@ function destinationAllowed(value, isolated) {
   return entry !== undefined && entry.safe;
 }
 
+// A plain IPv4 literal outside the tables (a program may write one) means itself; all of
+// 127.0.0.0/8 is an address of lo.
+const plainLoopback = (value) => (isIP(value) === 4 && value.startsWith('127.') ? value : null);
+
 /** Where a datagram sent to this string must arrive: an IP in canonical form, or null. */
 function expectedArrival(value) {
-  const entry = typeof value === 'string' ? byText.get(value) : undefined;
-  return entry ? entry.to : null;
+  if (typeof value !== 'string') return null;
+  const entry = byText.get(value);
+  return entry ? entry.to : plainLoopback(value);
 }
 
 /** The canonical source a datagram sent from this localAddress must carry, or null. */
 function expectedSource(value) {
-  const entry = typeof value === 'string' ? sourceByText.get(value) : undefined;
-  return entry && entry.local ? entry.ip : null;
+  if (typeof value !== 'string') return null;
+  const entry = sourceByText.get(value);
+  if (entry) return entry.local ? entry.ip : null;
+  return plainLoopback(value);
 }
 
 /** An address as rinfo reports it, in the form the tables use. */

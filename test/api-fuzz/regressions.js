@@ -160,6 +160,11 @@ module.exports = [
     check: (report) => (report.stats.maxQueued > 0 ? null : 'no send was queued: the case did not test the queue'),
   },
   {
+    name: 'close() right after bind(), in the same tick',
+    expect: "no 'listening' after close() returned (dgram drops it too): only 'close'",
+    program: { steps: alone("R.call(0, 'close', [R.CB])") },
+  },
+  {
     name: "bind(0, '127.0.0.1%lo', cb) that throws, then a bind that works",
     expect: "the callback of the bind that threw is never called (it must not stay a 'listening' listener)",
     program: {

@@ -412,6 +412,8 @@ class Runtime {
     socket.on('listening', this.safely(() => {
       state.listening++;
       if (state.closeEvents > 0) this.finding('event-after-close', `'listening' on a ${state.type} socket after 'close'`);
+      // As dgram: a socket closed before its bind completed never says it is listening.
+      else if (state.closeCalled) this.finding('listening-after-close-call', `'listening' on a ${state.type} socket after close() returned`);
       if (state.listening > 1) this.finding('event-twice', `'listening' emitted twice on a ${state.type} socket`);
       if (state.how && state.how.onListening) this.reactOnce(state, state.how.onListening);
     }));
