@@ -1,0 +1,213 @@
+'use strict';
+// Deterministic cases from the fuzzer's findings, replayed first on every run of
+// scripts/fuzz-api.js. Each is a small program in the fuzzer's own form (steps of code that call
+// the API through the runtime R, see runtime.js), so the whole oracle applies to it: no
+// uncaught exception, Node-shaped errors thrown at once, every callback exactly once, no event
+// after 'close', datagrams intact and where they were sent. `expect` says what a correct
+// package does; `check(report)` adds what the oracle cannot know, and returns a problem or null.
+// A case passes when the run has no finding and its check returns null.
+
+/** A step: code run after gap ('sync', 'tick', 'immediate' or milliseconds). */
+const step = (code, { gap = 'sync', reactions } = {}) => ({ gap, code, ...(reactions ? { reactions } : {}) });
+
+// Two udp4 sockets on 127.0.0.1: slot 0 answers with the reactions given, slot 1 sends to it.
+const pair = (reactions) => [
+  step("R.create(0, 'udp4', { listener: 'on' })", { reactions }),
+  step("R.call(0, 'bind', [0, '127.0.0.1', R.CB])"),
+  step("R.create(1, 'udp4', { listener: 'on' })"),
+  step("R.call(1, 'bind', [0, '127.0.0.1', R.CB])"),
+];
+/** Slot 0 answers with reaction the datagram that slot 1 sends it. */
+const answering = (reaction) => [
+  ...pair([reaction]),
+  step("R.call(1, 'send', [R.payload(20, 1), R.port(0), R.CB])"),
+  step('', { gap: 50 }),
+];
+/** One udp4 socket on 127.0.0.1 (slot 0) making the calls given, then a pause. */
+const alone = (...calls) => [
+  step("R.create(0, 'udp4', { listener: 'on' })"),
+  step("R.call(0, 'bind', [0, '127.0.0.1', R.CB])"),
+  ...calls.map((code) => step(code)),
+  step('', { gap: 50 }),
+];
+
+/** The first call of method in the report (made in a listener, if inListener), or undefined. */
+const firstCall = (report, method, inListener = false) =>
+  report.calls.find((call) => call.method === method && (!inListener || call.inListener));
+
+function threwCode(report, method, pattern, inListener = false) {
+  const call = firstCall(report, method, inListener);
+  if (!call) return `no ${method}() call was made`;
+  if (!call.threw || !pattern.test(call.threw)) return `${method}() should throw ${pattern} at once; it ${call.threw ? `threw ${call.threw}` : 'returned'}`;
+  return null;
+}
+
+module.exports = [
+  {
+    name: 'a listener transfers msg.buffer away, then more datagrams arrive',
+    expect: 'later datagrams arrive intact and nothing is thrown: the receive arena cannot be ' +
+      'detached (as Node marks its Buffer pool untransferable), or the addon stops using one ' +
+      'that was; never a write into freed memory (ASan: heap-use-after-free in UdpHandle::OnPoll)',
+    program: {
+      steps: [
+        ...pair(['if (!V.detachedOnce) { V.detachedOnce = true; R.detach(msg); R.gc(); }']),
+        ...Array.from({ length: 10 }, () =>
+          step("for (let i = 0; i < 20; i++) R.call(1, 'send', [R.payload(100, 1), R.port(0), R.CB])", { gap: 5 })),
+      ],
+    },
+    check: (report) => (report.stats.arrivals >= 100 ? null : `only ${report.stats.arrivals} of 200 datagrams arrived`),
+  },
+  {
+    name: 'a sparse gather list passed to reply() in a listener',
+    expect: 'reply() throws ERR_INVALID_ARG_TYPE at once, as dgram does for a list with a hole; ' +
+      'nothing escapes to uncaughtException and no callback is lost',
+    program: {
+      steps: answering("R.call(0, 'reply', [rinfo, [new Uint8Array(4), , new Uint8Array(4)], R.CB])"),
+    },
+    check: (report) => threwCode(report, 'reply', /^ERR_INVALID_ARG_TYPE$/, true),
+  },
+  {
+    name: 'a Proxy of a Uint8Array sent in a listener',
+    expect: 'send() throws ERR_INVALID_ARG_TYPE at once (a Proxy is no ArrayBuffer view, whatever ' +
+      'instanceof says); nothing escapes and no callback is lost',
+    program: {
+      steps: answering("R.call(0, 'send', [new Proxy(new Uint8Array(4), {}), rinfo.port, rinfo.address, R.CB])"),
+    },
+    check: (report) => threwCode(report, 'send', /^ERR_INVALID_ARG_TYPE$/, true),
+  },
+  {
+    name: "an object with Uint8Array's prototype in the offset form of send()",
+    expect: 'send() throws ERR_INVALID_ARG_TYPE, not a TypeError without a code from reading .length',
+    program: {
+      steps: alone("R.call(0, 'send', [Object.setPrototypeOf({}, Uint8Array.prototype), 0, 1, R.sinkPort(), '127.0.0.1', R.CB])"),
+    },
+    check: (report) => threwCode(report, 'send', /^ERR_INVALID_ARG_TYPE$/),
+  },
+  {
+    name: "'127.0.0.1%lo' as the destination of a send in a listener",
+    expect: 'the TypeScript check and the addon agree: either both refuse it (ERR_INVALID_IP_ADDRESS, ' +
+      'thrown at once) or the datagram goes to 127.0.0.1; no uncaught exception, no lost callback',
+    program: {
+      steps: answering("R.call(0, 'send', [R.payload(20, 0), rinfo.port, '127.0.0.1%lo', R.CB])"),
+    },
+  },
+  {
+    name: 'a 45-character IPv6 literal with a zone: 0000:0000:0000:0000:0000:ffff:127.0.0.100%lo',
+    expect: 'the datagram arrives at 127.0.0.100 (or the address is refused), never at 127.0.0.1: ' +
+      'uv_ip6_addr copies the part before the zone into 40 bytes and cuts it',
+    program: {
+      steps: [
+        step("R.create(0, 'udp6', { listener: 'on' })"),
+        step("R.call(0, 'bind', [0, '::', R.CB])"),
+        step("R.call(0, 'send', [R.payload(20, 0), R.port(0), '0000:0000:0000:0000:0000:ffff:127.0.0.100%lo', R.CB])"),
+        step('', { gap: 50 }),
+      ],
+    },
+    check: (report) => (firstCall(report, 'send').threw || report.stats.arrivals === 1 ? null
+      : `the datagram did not arrive (${report.stats.arrivals} arrivals)`),
+  },
+  {
+    name: 'sendBatch() with a hole in its array',
+    expect: 'throws ERR_INVALID_ARG_TYPE at once (messages[1] is not an object), as for any other ' +
+      'entry that is no object; nothing is sent',
+    program: {
+      steps: alone("R.call(0, 'sendBatch', [[{ msg: R.payload(20, 0), port: R.sinkPort() }, , { msg: R.payload(20, 0), port: R.sinkPort() }], R.CB])"),
+    },
+    check: (report) => threwCode(report, 'sendBatch', /^ERR_INVALID_ARG_TYPE$/),
+  },
+  {
+    name: 'sendBatch() with a hole, in a listener',
+    expect: 'throws ERR_INVALID_ARG_TYPE at once; otherwise its callback would wait for the hole forever',
+    program: {
+      steps: answering("R.call(0, 'sendBatch', [Object.assign(new Array(3), { 1: { msg: R.payload(20, 0), port: rinfo.port } }), R.CB])"),
+    },
+    check: (report) => threwCode(report, 'sendBatch', /^ERR_INVALID_ARG_TYPE$/, true),
+  },
+  {
+    name: 'sendBatch() of 70 entries with a hole at 66 (past the first sendmmsg chunk of 64)',
+    expect: 'throws at once and sends nothing: no datagram of a call that threw may arrive',
+    program: {
+      steps: alone("{ const entries = R.manyEntries(70, 0, 'sink', 20); delete entries[66]; R.call(0, 'sendBatch', [entries, R.CB]); }"),
+    },
+    check: (report) => threwCode(report, 'sendBatch', /^ERR_/),
+  },
+  {
+    name: 'reply() to a made-up rinfo with only a port',
+    expect: 'throws ERR_INVALID_ARG_TYPE (rinfo.address must be a string), instead of sending to ' +
+      '127.0.0.1 and reporting success',
+    program: {
+      steps: alone("R.call(0, 'reply', [R.forged('port-only', { port: R.sinkPort() }), R.payload(20, 0), R.CB])"),
+    },
+    check: (report) => threwCode(report, 'reply', /^ERR_INVALID_ARG_/),
+  },
+  {
+    name: "reply() to a made-up rinfo from '0.0.0.0'",
+    expect: 'throws ERR_INVALID_ARG_VALUE: no datagram arrives from the unspecified address, so ' +
+      'none can be answered',
+    program: {
+      steps: alone("R.call(0, 'reply', [R.forged('unspecified', { address: '0.0.0.0', family: 'IPv4', port: R.sinkPort() }), R.payload(20, 0), R.CB])"),
+    },
+    check: (report) => threwCode(report, 'reply', /^ERR_INVALID_ARG_/),
+  },
+  {
+    name: 'close() with sends queued that have no callback',
+    expect: "each queued send fails with ERR_SOCKET_CLOSED as 'error' before 'close' (or not at " +
+      "all), never after 'close'",
+    program: {
+      steps: alone("for (let i = 0; i < 400; i++) R.call(0, 'send', [R.payload(1400, 0), R.sinkPort()]); R.call(0, 'close', [R.CB])"),
+    },
+    // The rate-limited lo of test/fixtures/netns-setup.sh pushes back: the case needs the queue.
+    check: (report) => (report.stats.maxQueued > 0 ? null : 'no send was queued: the case did not test the queue'),
+  },
+  {
+    name: 'close() right after bind(), in the same tick',
+    expect: "no 'listening' after close() returned (dgram drops it too): only 'close'",
+    program: { steps: alone("R.call(0, 'close', [R.CB])") },
+  },
+  {
+    name: "bind(0, '127.0.0.1%lo', cb) that throws, then a bind that works",
+    expect: "the callback of the bind that threw is never called (it must not stay a 'listening' listener)",
+    program: {
+      steps: [
+        step("R.create(0, 'udp6', { listener: 'on' })"),
+        step("R.call(0, 'bind', [0, '127.0.0.1%lo', R.CB])"),
+        step("R.call(0, 'bind', [0, '::1', R.CB])"),
+        step('', { gap: 20 }),
+      ],
+    },
+  },
+  {
+    name: 'a listener that throws after a reply the addon rejects',
+    expect: "the listener's exception reaches uncaughtException (it is not replaced by the " +
+      "addon's), and the reply's callback is called or the reply throws at once",
+    program: {
+      steps: answering("R.call(0, 'reply', [rinfo, [new Proxy(new Uint8Array(2), {})], R.CB]); R.throwOwn('listener')"),
+    },
+  },
+  {
+    name: 'messages that are detached, lying or revoked views',
+    expect: 'each send throws a TypeError or RangeError with an ERR_* code (or sends the bytes the ' +
+      'view really has), never a bare V8 TypeError/RangeError',
+    program: {
+      steps: alone(
+        "R.call(0, 'send', [R.detached('dv', 16), R.sinkPort(), R.CB])",
+        "R.call(0, 'send', [R.detached('u16', 8), R.sinkPort(), R.CB])",
+        "R.call(0, 'send', [Object.defineProperty(new Uint16Array(4), 'byteLength', { value: 2 ** 31 }), R.sinkPort(), R.CB])",
+        "R.call(0, 'send', [Object.defineProperty(new Uint16Array(4), 'byteOffset', { value: 3 }), R.sinkPort(), R.CB])",
+        "R.call(0, 'send', [R.revoked(), R.sinkPort(), R.CB])",
+      ),
+    },
+  },
+  {
+    name: 'every spelling of an IPv4-mapped loopback address on a udp4 socket',
+    expect: "'::ffff:127.0.0.1', '::ffff:7f00:1' and '0:0:0:0:0:ffff:7f00:2' are all accepted or " +
+      'all refused: today the dotted spelling passes and the hex ones throw ERR_INVALID_ARG_VALUE',
+    program: {
+      steps: alone(
+        "R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), '::ffff:127.0.0.1', R.CB])",
+        "R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), '::ffff:7f00:1', R.CB])",
+        "R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), '0:0:0:0:0:ffff:7f00:2', R.CB])",
+      ),
+    },
+  },
+];
