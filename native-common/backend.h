@@ -67,7 +67,7 @@ struct Chunk {
 struct OutgoingDatagram {
   const Chunk* chunks;
   size_t chunk_count;  // at most kMaxGatherBuffers
-  const Address* destination;
+  const Address* destination;  // nullptr: the connected peer
   const uint8_t* control;  // from encode_source_control; nullptr when control_length is 0
   size_t control_length;
   const SourceInfo* source;  // what control says, for explaining errors; nullptr when none

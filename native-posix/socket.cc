@@ -72,8 +72,10 @@ void fill_iovecs(const OutgoingDatagram& datagram, iovec* vectors) {
 
 msghdr message_for(const OutgoingDatagram& datagram, iovec* vectors) {
   msghdr message{};
-  message.msg_name = const_cast<sockaddr_storage*>(&datagram.destination->storage);
-  message.msg_namelen = datagram.destination->length;
+  if (datagram.destination != nullptr) {  // none: the connected peer
+    message.msg_name = const_cast<sockaddr_storage*>(&datagram.destination->storage);
+    message.msg_namelen = datagram.destination->length;
+  }
   message.msg_iov = vectors;
   message.msg_iovlen = datagram.chunk_count;
   // A non-NULL control pointer with length 0 is EINVAL on macOS and OpenBSD.

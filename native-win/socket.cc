@@ -324,9 +324,11 @@ int64_t send_datagram(Socket socket, const OutgoingDatagram& datagram, OsError* 
     buffers[i].len = static_cast<ULONG>(datagram.chunks[i].length);
   }
   WSAMSG message{};
-  message.name =
-      reinterpret_cast<sockaddr*>(const_cast<sockaddr_storage*>(&datagram.destination->storage));
-  message.namelen = datagram.destination->length;
+  if (datagram.destination != nullptr) {  // none: the connected peer
+    message.name =
+        reinterpret_cast<sockaddr*>(const_cast<sockaddr_storage*>(&datagram.destination->storage));
+    message.namelen = datagram.destination->length;
+  }
   message.lpBuffers = buffers;
   message.dwBufferCount = static_cast<DWORD>(datagram.chunk_count);
   // No control data: a NULL pointer with length 0. A NULL pointer with a length, or a length

@@ -757,7 +757,8 @@ export class Socket extends EventEmitter {
       options = first as SendOptions;
       callback = args[1];
     } else if (connected) {
-      // send(msg, cb?) or send(msg, offset, length, cb?)
+      // send(msg, cb?) or send(msg, offset, length, cb?); a port and address are refused.
+      if (typeof first === 'number' && typeof args[1] === 'string') throw isConnected();
       if (typeof args[1] === 'number') {
         chunks = sliceChunks(chunks, args[0], args[1]);
         callback = args[2];
