@@ -133,6 +133,8 @@ function isHostName(address: string): boolean {
 interface NamedSend {
   readonly chunks: Chunks;
   readonly hostname: string;
+  /** The family to look the name up in: the source's, or the socket's. */
+  readonly family: 4 | 6;
   readonly port: number;
   readonly localAddress: string | undefined;
   readonly interfaceIndex: number | undefined;
@@ -247,7 +249,7 @@ export class Socket extends EventEmitter {
       if (listening) this.once('listening', listening);
     };
     if (parseIp(bindAddress) === null && isHostName(bindAddress)) {
-      this.resolve(bindAddress, finish, (error) => process.nextTick(() => this.emitUnlessClosed('error', error)));
+      this.resolve(bindAddress, this.family, finish, (error) => process.nextTick(() => this.emitUnlessClosed('error', error)));
     } else {
       finish(bindAddress);
     }
@@ -305,7 +307,7 @@ export class Socket extends EventEmitter {
       this.connectedTo = destination;
       return done();
     };
-    if (parseIp(peer) === null && isHostName(peer)) this.resolve(peer, finish, done);
+    if (parseIp(peer) === null && isHostName(peer)) this.resolve(peer, this.family, finish, done);
     else if (!this.holdIfLookingUp({ run: () => finish(peer), cancel: done })) finish(peer);
   }
 
@@ -349,7 +351,7 @@ export class Socket extends EventEmitter {
   private submit(send: PendingSend | NamedSend): void {
     if (this.holdIfLookingUp({ run: () => this.submit(send), cancel: (error) => this.fail(send.callback, error) })) return;
     if ('hostname' in send) {
-      this.resolve(send.hostname, (ip) => {
+      this.resolve(send.hostname, send.family, (ip) => {
         let destination: Destination;
         try {
           destination = makeDestination(this.family, send.port, ip, send.localAddress, send.interfaceIndex);
@@ -474,15 +476,14 @@ export class Socket extends EventEmitter {
     this.handle = undefined;
     this.connectedTo = undefined;
     handle.close();
-    process.nextTick(() => {
-      // Each unsent datagram's callback gets its error before 'close'. One without a callback
-      // is dropped quietly, as dgram drops its queue: an 'error' for it would follow nothing
-      // the program can still act on, and no event may follow 'close'.
-      const error = closedBeforeSent();
-      for (const { callback: sent } of unsent) if (sent) sent(error);
-      for (const operation of held) operation.cancel(error);
-      this.emit('close');
-    });
+    // Each unsent datagram's callback gets its error before 'close', each from a tick of its
+    // own, so that one that throws cannot keep the rest, or 'close', from coming. One without a
+    // callback is dropped quietly, as dgram drops its queue: an 'error' for it would follow
+    // nothing the program can still act on, and no event may follow 'close'.
+    const error = closedBeforeSent();
+    for (const { callback: sent } of unsent) if (sent) process.nextTick(sent, error);
+    for (const operation of held) operation.cancel(error);
+    process.nextTick(() => this.emit('close'));
     return this;
   }
 
@@ -657,8 +658,8 @@ export class Socket extends EventEmitter {
   }
 
   // Looks hostname up with the lookup option; what comes after waits until it answers.
-  private resolve(hostname: string, done: (ip: string) => void, failed: (error: Error) => void): void {
-    if (this.holdIfLookingUp({ run: () => this.resolve(hostname, done, failed), cancel: failed })) return;
+  private resolve(hostname: string, family: 4 | 6, done: (ip: string) => void, failed: (error: Error) => void): void {
+    if (this.holdIfLookingUp({ run: () => this.resolve(hostname, family, done, failed), cancel: failed })) return;
     this.held = [];
     let answered = false;
     const answer = (error: Error | null, address?: string) => {
@@ -682,7 +683,7 @@ export class Socket extends EventEmitter {
       }
     };
     try {
-      this.lookup(hostname, this.family, (error, address) => answer(error, address));
+      this.lookup(hostname, family, (error, address) => answer(error, address));
     } catch (error) {
       answer(error as Error);
     }
@@ -799,8 +800,15 @@ export class Socket extends EventEmitter {
     const address = options.address || (this.family === 6 ? '::1' : '127.0.0.1');
     if (typeof address !== 'string') throw invalidArgType('address', 'of type string', address);
     if (parseIp(address) === null && isHostName(address)) {
-      if (localAddress !== undefined) ipArgument(localAddress, 'localAddress'); // judged now, all the same
-      return { chunks, hostname: address, port, localAddress, interfaceIndex, callback: validCallback };
+      // Judged now all the same; the name is then looked up in the source's family.
+      let family = this.family;
+      if (localAddress !== undefined) {
+        family = ipArgument(localAddress, 'localAddress').family;
+        if (family === 6 && this.family === 4) {
+          throw invalidArgValue('localAddress', localAddress, 'must be an IPv4 address on a udp4 socket');
+        }
+      }
+      return { chunks, hostname: address, family, port, localAddress, interfaceIndex, callback: validCallback };
     }
     const destination = makeDestination(this.family, port, address, localAddress, interfaceIndex);
     return { chunks, destination, callback: validCallback };
