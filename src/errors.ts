@@ -31,8 +31,8 @@ export function systemError(
   detail?: string,
 ): SystemError {
   let message = `${syscall} ${info.code}`;
-  if (detail !== undefined) message += `: ${detail}`;
   if (address !== undefined) message += port ? ` ${address}:${port}` : ` ${address}`;
+  if (detail !== undefined) message += `: ${detail}`;
   const error = new Error(message) as SystemError;
   error.errno = info.errno;
   error.code = info.code;

@@ -235,7 +235,18 @@ export class SendQueue {
   }
 
   private failSend(send: PendingSend, error: NativeErrorInfo): void {
-    const { destination } = send;
-    this.owner.fail(send.callback, systemError(error, 'sendmsg', destination.address, destination.port));
+    this.owner.fail(send.callback, sendError(error, send.destination));
   }
+}
+
+/**
+ * The error of a failed send, naming what is wrong: for EADDRNOTAVAIL with a localAddress,
+ * that source (address; the destination is in the message), else the destination.
+ */
+export function sendError(error: NativeErrorInfo, destination: Destination): SystemError {
+  const { address, port, localAddress } = destination;
+  if (error.code === 'EADDRNOTAVAIL' && localAddress !== undefined) {
+    return systemError(error, 'sendmsg', localAddress, undefined, `not a local address (sending to ${address}:${port})`);
+  }
+  return systemError(error, 'sendmsg', address, port);
 }

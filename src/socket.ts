@@ -35,7 +35,7 @@ import {
 import { InterfaceChoice, InterfaceSelector, interfaceChoice, selectedIndex } from './interfaces';
 import { UdpHandle, binding } from './native';
 import { Receiver, RemoteInfo } from './receive';
-import { DEFAULT_SEND_QUEUE_LIMIT, PendingSend, SendCallback, SendQueue } from './send-queue';
+import { DEFAULT_SEND_QUEUE_LIMIT, PendingSend, SendCallback, SendQueue, sendError } from './send-queue';
 import { Destination, makeBindAddress, makeDestination, writeIp, writeRecord } from './send-record';
 
 export type { SendCallback } from './send-queue';
@@ -452,7 +452,7 @@ export class Socket extends EventEmitter {
     writeRecord(this.sends.records, 0, send.destination);
     const result = handle.send(send.chunks);
     if (typeof result === 'number') return result;
-    throw systemError(result, 'sendmsg', send.destination.address, send.destination.port);
+    throw sendError(result, send.destination);
   }
 
   address(): { address: string; family: 'IPv4' | 'IPv6'; port: number } {

@@ -33,16 +33,24 @@ describe('send', function () {
       (error) => { assertSystemError(error, 'EACCES', '127.255.255.255', 9); return true; });
   });
 
-  it('refuses a source address that is not local with EADDRNOTAVAIL (IPv4, IPv6, dual-stack)', async function () {
+  it('refuses a source address that is not local with EADDRNOTAVAIL naming that source (IPv4, IPv6, dual-stack)', async function () {
     if (platform.wineDiffers('nonLocalSource')) return;
+    const assertSourceRefused = (error, source, destination) => {
+      assert.strictEqual(error.code, 'EADDRNOTAVAIL');
+      assert.strictEqual(error.syscall, 'sendmsg');
+      assert.strictEqual(error.address, source, 'the address that is wrong');
+      assert.strictEqual(error.port, undefined);
+      assert.strictEqual(error.message, `sendmsg EADDRNOTAVAIL ${source}: not a local address (sending to ${destination})`);
+      return true;
+    };
     const v4 = open('udp4');
     await assert.rejects(sendAsync(v4, 'x', { port: 9, address: '127.0.0.1', localAddress: '192.0.2.77' }),
-      (error) => { assertSystemError(error, 'EADDRNOTAVAIL', '127.0.0.1', 9); return true; });
+      (error) => assertSourceRefused(error, '192.0.2.77', '127.0.0.1:9'));
     const v6 = open('udp6');
     await assert.rejects(sendAsync(v6, 'x', { port: 9, address: '::1', localAddress: '2001:db8::77' }),
-      (error) => { assertSystemError(error, 'EADDRNOTAVAIL', '::1', 9); return true; });
+      (error) => assertSourceRefused(error, '2001:db8::77', '::1:9'));
     await assert.rejects(sendAsync(v6, 'x', { port: 9, address: '127.0.0.1', localAddress: '192.0.2.77' }),
-      (error) => { assertSystemError(error, 'EADDRNOTAVAIL', '127.0.0.1', 9); return true; });
+      (error) => assertSourceRefused(error, '192.0.2.77', '127.0.0.1:9'));
   });
 
   it('sends from the chosen local address', async function () {
