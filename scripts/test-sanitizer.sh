@@ -41,8 +41,10 @@ git ls-files -z | xargs -0 cp --parents -t "$work"
 cp -r dist node_modules "$work/"
 cd "$work"
 CXXFLAGS="$flags" LDFLAGS="$flags" npx node-gyp rebuild >build.log 2>&1 || { cat build.log; exit 1; }
-ldd build/Release/sendmsg.node | grep -q "${runtime%.so}" || { echo "$name: the build is not instrumented" >&2; exit 1; }
+# (Not ldd | grep -q: grep's early exit would fail ldd with SIGPIPE under pipefail.)
+ldd build/Release/sendmsg.node >ldd.txt
+grep -q "${runtime%.so}" ldd.txt || { echo "$name: the build is not instrumented" >&2; exit 1; }
 echo "$name: addon built with -fsanitize=$kind; running mocha"
 # Node itself is not instrumented: the runtime is preloaded so that it is set up before the
 # addon is. Child processes of the tests inherit the preload and the options.
-env LD_PRELOAD="$library" "${options[@]}" PATH="$PATH" node node_modules/mocha/bin/mocha.js
+env LD_PRELOAD="$library" "${options[@]}" PATH="$PATH" node node_modules/mocha/bin/mocha.js "${@:2}"
