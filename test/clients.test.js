@@ -14,9 +14,14 @@
 // whose result on each case must be the one written beside it: a failure where dgram cannot do
 // the job, a pass where the kernel's own choice happens to be right. The controls' results are
 // printed, so anyone can see that each check can fail.
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 const { assert, platform } = require('./helpers');
 const { LINKS, cannotRun, startNetwork } = require('./fixtures/wire-network');
 const { missingClients, runClient, startExample } = require('./fixtures/real-clients');
+
+const UDHCPC_SCRIPT = path.join(__dirname, 'fixtures', 'udhcpc-script.sh');
 
 const MODULES = ['sendmsg', 'dgram'];
 // After the clients are done, how long a late datagram gets to show on a capture.
@@ -34,6 +39,10 @@ function serverAddresses(link) {
 describe('real clients judge the example servers (examples/), on two links at once', function () {
   this.timeout(60000);
   let skipReason;
+  // The clients' pid and lease files; removed at the end.
+  let directory;
+  before(() => { directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sendmsg-clients-')); });
+  after(() => directory && fs.rmSync(directory, { recursive: true, force: true }));
 
   before(function () {
     const why = cannotRun();
@@ -91,6 +100,9 @@ describe('real clients judge the example servers (examples/), on two links at on
         replies: [...new Set(replies)],
         strays: [...new Set(strays)],
         detail: clients[link].detail,
+        // Every datagram seen on the link, for the message of a failed assertion.
+        datagrams: arrived.map((datagram) =>
+          `${datagram.source}:${datagram.sourcePort} -> ${datagram.destination}:${datagram.destinationPort}`),
       };
     }
     return verdicts;
@@ -171,6 +183,67 @@ describe('real clients judge the example servers (examples/), on two links at on
             judge(module, verdicts, scenario.control);
           });
         }
+      });
+    }
+  });
+
+  describe('dhcp4-server, judged by busybox udhcpc', function () {
+    // The server identifier on each link is its alias: the server broadcasts from it and a
+    // renewing client unicasts to it, while the kernel's own source choice is the primary.
+    const serverId = (link) => LINKS[link].v4.alias;
+    const inSubnet = (link, address) => address.startsWith(LINKS[link].v4.subnet.replace(/0\/24$/, ''));
+
+    // udhcpc gets a lease by broadcast (DISCOVER, OFFER, REQUEST, ACK), is then told to renew
+    // (SIGUSR1), which it does by unicast to the server identifier, and is ended once renewed.
+    async function udhcpc(agent, link) {
+      const pidFile = path.join(directory, `udhcpc-${link}.pid`);
+      let renewAsked = false;
+      let ended = false;
+      const { output } = await runClient(agent, ['busybox', 'udhcpc', '-f', '-n', '-t', '3', '-T', '1',
+        '-i', LINKS[link].clientInterface, '-p', pidFile, '-s', UDHCPC_SCRIPT], {
+        timeoutS: 15,
+        onOutput: (text, child) => {
+          if (!renewAsked && /^udhcpc-event bound/m.test(text)) {
+            renewAsked = true;
+            process.kill(Number(fs.readFileSync(pidFile, 'utf8')), 'SIGUSR1');
+          }
+          if (!ended && /^udhcpc-event renew/m.test(text)) {
+            ended = true;
+            child.kill('SIGTERM'); // timeout passes it on to udhcpc
+          }
+        },
+      });
+      const event = (name) => {
+        const found = new RegExp(`^udhcpc-event ${name} ip=(\\S*) serverid=(\\S*)`, 'm').exec(output);
+        return found && { ip: found[1], serverId: found[2] };
+      };
+      const bound = event('bound');
+      const renewed = event('renew');
+      const good = (lease) => Boolean(lease) && inSubnet(link, lease.ip) && lease.serverId === serverId(link);
+      return {
+        accepted: good(bound) && good(renewed) && renewed.ip === bound.ip,
+        detail: `udhcpc: ${bound ? `bound ${bound.ip} from ${bound.serverId}` : 'no lease'}` +
+          `${renewed ? `, renewed ${renewed.ip} from ${renewed.serverId}` : ''}`,
+      };
+    }
+
+    for (const module of MODULES) {
+      describe(`on ${module}`, function () {
+        const context = onNetwork('dhcp4-server', module, {
+          args: () => ['A', 'B'].map((link) => `${LINKS[link].serverInterface}=${serverId(link)}`),
+          ready: /listening/,
+        });
+        it("udhcpc on both links gets a lease of its link's subnet by broadcast, from the link's server address, and renews it by unicast", async function () {
+          const verdicts = await play(context.network, {
+            serverPort: 67,
+            client: (link) => udhcpc(context.network.agents[link], link),
+            expected: (link) => [serverId(link)],
+          });
+          judge(module, verdicts, {
+            fails: true,
+            because: 'dgram does not say which link a broadcast came in on, so the server cannot pick the subnet',
+          });
+        });
       });
     }
   });
