@@ -17,11 +17,14 @@
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { assert, platform } = require('./helpers');
-const { LINKS, cannotRun, startNetwork } = require('./fixtures/wire-network');
-const { missingClients, runClient, startExample } = require('./fixtures/real-clients');
+const { assert, platform } = require('../helpers');
+const { LINKS, cannotRun, startNetwork } = require('../fixtures/wire-network');
+const { PYTHON, missingClients, runClient, startExample } = require('./real-clients');
+const { Socket } = require('../..');
 
-const UDHCPC_SCRIPT = path.join(__dirname, 'fixtures', 'udhcpc-script.sh');
+const UDHCPC_SCRIPT = path.join(__dirname, 'udhcpc-script.sh');
+const DHCLIENT_SCRIPT = path.join(__dirname, 'dhclient-script.sh');
+const ZEROCONF_CLIENT = path.join(__dirname, 'zeroconf-client.py');
 
 const MODULES = ['sendmsg', 'dgram'];
 // After the clients are done, how long a late datagram gets to show on a capture.
@@ -58,15 +61,18 @@ describe('real clients judge the example servers (examples/), on two links at on
    * One example on one module, in a network of its own (so no lease or address of an earlier
    * run is left): starts both in before, stops both in after, and gives each case a play().
    */
-  function onNetwork(name, module, { args = () => [], ready, setup = () => {} }) {
+  function onNetwork(name, module, { args = () => [], ready, multicast = false }) {
     const context = { network: undefined, example: undefined };
     before(async function () {
       if (skipReason) {
         platform.skip(this, skipReason.reason, { allowedInCI: skipReason.allowedInCI });
         return;
       }
+      if (multicast && module === 'sendmsg' && typeof Socket.prototype.addMembership !== 'function') {
+        platform.skip(this, `examples/${name}.js needs sendmsg's multicast API (addMembership, issue 10), which this build lacks`);
+        return;
+      }
       context.network = await startNetwork();
-      setup(context.network);
       context.example = await startExample(context.network.agents.server, name, args(context.network),
         { module, ready });
     });
@@ -244,6 +250,134 @@ describe('real clients judge the example servers (examples/), on two links at on
             because: 'dgram does not say which link a broadcast came in on, so the server cannot pick the subnet',
           });
         });
+      });
+    }
+  });
+
+  describe('dhcp6-server, judged by ISC dhclient -6', function () {
+    const inPrefix = (link, address) => address.startsWith(LINKS[link].v6.subnet.replace(/\/64$/, ''));
+
+    let run = 0;
+    // dhclient solicits from its link-local address to ff02::1:2, takes the ADVERTISE (whose
+    // preference 255 lets it go on at once), requests, and is ended once bound. Each run has a
+    // lease file of its own: with an earlier lease, dhclient would confirm it instead.
+    async function dhclient(agent, link) {
+      let ended = false;
+      const files = path.join(directory, `dhclient6-${++run}-${link}`);
+      const { output } = await runClient(agent, ['dhclient', '-6', '-1', '-d', '-v', '-cf', '/dev/null',
+        '-lf', `${files}.leases`, '-pf', `${files}.pid`,
+        '-sf', DHCLIENT_SCRIPT, LINKS[link].clientInterface], {
+        timeoutS: 10,
+        onOutput: (text, child) => {
+          if (!ended && /^dhclient-event reason=BOUND6/m.test(text)) {
+            ended = true;
+            child.kill('SIGTERM'); // timeout passes it on to dhclient
+          }
+        },
+      });
+      const bound = /^dhclient-event reason=BOUND6 address=(\S+)/m.exec(output);
+      return {
+        accepted: Boolean(bound) && inPrefix(link, bound[1]),
+        detail: `dhclient: ${bound ? `bound ${bound[1]}` : `no lease (${(output.match(/^(XMT|RCV): \S.*$/gm) || []).slice(-1)[0] || 'no exchange'})`}`,
+      };
+    }
+
+    for (const module of MODULES) {
+      describe(`on ${module}`, function () {
+        const context = onNetwork('dhcp6-server', module, {
+          args: () => ['A', 'B'].map((link) => LINKS[link].serverInterface),
+          ready: /listening/,
+          multicast: true,
+        });
+        it("dhclient -6 on both links gets an address of its link's prefix, answered from the server's link-local address on that link", async function () {
+          const verdicts = await play(context.network, {
+            serverPort: 547,
+            client: (link) => dhclient(context.network.agents[link], link),
+            expected: (link) => [LINKS[link].linkLocal.server],
+          });
+          judge(module, verdicts, {
+            fails: false,
+            because: "the client's link-local source carries its zone, which names the link (on-dgram.js reads it)",
+          });
+        });
+      });
+    }
+  });
+
+  describe('mdns-responder, judged by python3-zeroconf and by dig (legacy unicast)', function () {
+    const NAME = 'sendmsg-example';
+
+    // zeroconf browses for _http._tcp.local. by multicast on one interface and resolves what it
+    // finds; it must find our instance, with only addresses of its own link.
+    async function zeroconf(network, link, version) {
+      const agent = network.agents[link];
+      const where = version === 4 ? LINKS[link].v4.client : String(agent.interfaceIndex(LINKS[link].clientInterface));
+      const { output } = await runClient(agent, [PYTHON, ZEROCONF_CLIENT, String(version), where, '3'], { timeoutS: 10 });
+      let services = [];
+      try {
+        ({ services } = JSON.parse(output.trim().split('\n').pop()));
+      } catch {
+        return { accepted: false, detail: `zeroconf: ${output.trim().split('\n').pop()}` };
+      }
+      const ours = services.find((service) => service.name === `${NAME}._http._tcp.local.`);
+      const own = serverAddresses(link);
+      const accepted = Boolean(ours) && ours.resolved && ours.server === `${NAME}.local.` && ours.port === 8080 &&
+        ours.txt.path === '/' && ours.addresses.length > 0 && ours.addresses.every((address) => own.includes(address));
+      return { accepted, detail: `zeroconf: ${ours ? `resolved ${ours.server}:${ours.port} at [${ours.addresses.join(', ')}]` : 'found nothing'}` };
+    }
+
+    // A legacy query: dig sends from a random port, so the answer must come by unicast.
+    async function legacyDig(agent, link, server, type) {
+      const { status, output } = await runClient(agent,
+        ['dig', '+time=2', '+tries=1', `@${server}`, '-p', '5353', `${NAME}.local`, type], { timeoutS: 10 });
+      const answers = [...output.matchAll(new RegExp(`^${NAME}\\.local\\.\\s+\\d+\\s+IN\\s+${type}\\s+(\\S+)$`, 'gm'))].map((found) => found[1]);
+      const own = serverAddresses(link);
+      return {
+        accepted: status === 0 && answers.length > 0 && answers.every((address) => own.includes(address)),
+        detail: `dig: ${answers.length > 0 ? `[${answers.join(', ')}]` : (output.match(/timed out|status: \w+/) || [`exit ${status}`])[0]}`,
+      };
+    }
+
+    const cases = [
+      {
+        title: 'zeroconf over IPv4 finds and resolves the service by multicast, with its link\'s addresses only',
+        client: (network, link) => zeroconf(network, link, 4),
+        expected: (link) => [LINKS[link].v4.server, LINKS[link].v4.alias],
+        control: { fails: true, because: 'dgram does not say which link a multicast query from an IPv4 address came in on' },
+      },
+      {
+        title: 'zeroconf over IPv6 finds and resolves the service by multicast, with its link\'s addresses only',
+        client: (network, link) => zeroconf(network, link, 6),
+        expected: (link) => [LINKS[link].linkLocal.server, LINKS[link].v6.server, LINKS[link].v6.alias],
+        control: { fails: true, because: 'zeroconf queries from its global address, which has no zone: dgram cannot tell the link' },
+      },
+      ...[['v4', 'A'], ['v6', 'AAAA']].map(([family, type]) => ({
+        title: `dig's legacy ${type} query to the link's ${family === 'v4' ? 'IPv4' : 'IPv6'} alias is answered by unicast from the alias`,
+        client: (network, link) => legacyDig(network.agents[link], link, LINKS[link][family].alias, type),
+        expected: (link) => [LINKS[link][family].alias],
+        control: { fails: true, because: 'dgram does not say which link the query came in on, nor can it answer from the alias' },
+      })),
+      {
+        title: "dig's legacy AAAA query to the link-local address is answered by unicast on its link",
+        client: (network, link) => legacyDig(network.agents[link], link, `${LINKS[link].linkLocal.server}%${LINKS[link].clientInterface}`, 'AAAA'),
+        expected: (link) => [LINKS[link].linkLocal.server],
+        control: { fails: false, because: "the asker's link-local address carries its zone, which names the link (on-dgram.js reads it)" },
+      },
+    ];
+
+    for (const module of MODULES) {
+      describe(`on ${module}`, function () {
+        const context = onNetwork('mdns-responder', module, { args: () => [NAME], ready: /udp6\) listening/, multicast: true });
+        for (const scenario of cases) {
+          it(scenario.title, async function () {
+            const verdicts = await play(context.network, {
+              serverPort: 5353,
+              client: (link) => scenario.client(context.network, link),
+              expected: scenario.expected,
+            });
+            judge(module, verdicts, scenario.control);
+          });
+        }
       });
     }
   });
