@@ -59,7 +59,8 @@ describe('real clients judge the example servers (examples/), on two links at on
 
   /**
    * One example on one module, in a network of its own (so no lease or address of an earlier
-   * run is left): starts both in before, stops both in after, and gives each case a play().
+   * run is left): starts both before the cases and stops both after them. The example's output
+   * is printed if a case failed.
    */
   function onNetwork(name, module, { args = () => [], ready, multicast = false }) {
     const context = { network: undefined, example: undefined };
@@ -77,8 +78,11 @@ describe('real clients judge the example servers (examples/), on two links at on
         { module, ready });
     });
     after(async function () {
-      if (context.example) context.log = await context.example.stop();
+      const output = context.example ? await context.example.stop() : '';
       if (context.network) await context.network.stop();
+      if (this.test.parent.tests.some((test) => test.state === 'failed')) {
+        console.log(`        what examples/${name}.js on ${module} printed:\n${output.replace(/^/gm, '          ')}`);
+      }
     });
     return context;
   }
@@ -137,7 +141,7 @@ describe('real clients judge the example servers (examples/), on two links at on
 
   describe('dns-server, judged by dig', function () {
     // dig's own verdict: it prints an answer only for a reply it accepts; a reply from another
-    // address than the one it asked it reports as from an "unexpected source" and ignores.
+    // address than the one it asked it ignores, and then times out.
     async function dig(agent, server, type, expectedData) {
       const { status, output } = await runClient(agent,
         ['dig', '+time=2', '+tries=1', `@${server}`, '-p', '53', 'www.example.test', type], { timeoutS: 10 });
