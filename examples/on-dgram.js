@@ -47,8 +47,10 @@ function createSocket(options, listener) {
     const link = interfaceIndex === undefined ? undefined : interfaceByIndex(interfaceIndex);
     let destination = address;
     if (link && isMulticast(address)) {
+      // dgram names an IPv4 multicast interface by one of its addresses, an IPv6 one by a zone.
       const ipv4 = link.addresses.find((entry) => entry.family === 'IPv4');
-      socket.setMulticastInterface(net.isIPv6(address) ? `::%${link.name}` : ipv4.address);
+      if (net.isIPv6(address)) socket.setMulticastInterface(`::%${link.name}`);
+      else if (ipv4) socket.setMulticastInterface(ipv4.address);
     } else if (link && isLinkLocal(address) && !address.includes('%')) {
       destination = `${address}%${link.name}`;
     }
