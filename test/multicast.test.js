@@ -8,7 +8,7 @@ const path = require('path');
 const { Worker } = require('worker_threads');
 const sendmsg = require('..');
 const { assert, platform, socketsClosedAfterEachTest, bound, nextMessage } = require('./helpers');
-const { LINKS, cannotRun, startNetwork } = require('./fixtures/wire-network');
+const { LINKS, useNetwork } = require('./fixtures/wire-network');
 
 const ARRIVAL_MS = 1500;
 const SETTLE_MS = 150;
@@ -18,20 +18,9 @@ const GROUPS = { udp4: '224.0.0.251', udp6: 'ff02::fb' };
 const SSM_GROUP = '232.1.1.1';
 
 describe('multicast on two links (one socket joined on both)', function () {
-  let network;
+  const network = useNetwork();
   let serial = 0;
   const port = 5353;
-
-  before(async function () {
-    const why = cannotRun();
-    if (why) {
-      platform.skip(this, why.reason, { allowedInCI: why.allowedInCI });
-      return;
-    }
-    network = await startNetwork();
-  });
-  after(() => network && network.stop());
-  afterEach(() => network && Promise.all(Object.values(network.agents).map((agent) => agent.call('closeAll'))));
 
   const serverInterfaceName = (link) => LINKS[link].serverInterface;
 

@@ -9,7 +9,7 @@
 // Node's dgram runs the same scenario as a control wherever it can run it, and fails: that shows
 // each check can fail.
 const { assert, platform } = require('./helpers');
-const { LINKS, cannotRun, startNetwork } = require('./fixtures/wire-network');
+const { LINKS, useNetwork } = require('./fixtures/wire-network');
 
 // How long a datagram may take to show on a capture; then how long the client socket gets to
 // take it once it showed; then how long a stray copy gets to show on the other link.
@@ -23,21 +23,8 @@ const otherLink = (link) => (link === 'A' ? 'B' : 'A');
 const withoutZone = (address) => address.split('%')[0];
 
 describe('the wire: a server with two links, judged by a client and a capture on each link', function () {
-  let network;
+  const network = useNetwork();
   let serial = 0;
-
-  before(async function () {
-    const why = cannotRun();
-    if (why) {
-      platform.skip(this, why.reason, { allowedInCI: why.allowedInCI });
-      return;
-    }
-    network = await startNetwork();
-  });
-
-  after(() => network && network.stop());
-
-  afterEach(() => network && Promise.all(Object.values(network.agents).map((agent) => agent.call('closeAll'))));
 
   /** A socket in the server namespace on the wildcard address; its calls name it. */
   async function server({ type, impl = 'sendmsg', autoReply = true, broadcast = false }) {
