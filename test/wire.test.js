@@ -8,7 +8,7 @@
 //
 // Node's dgram runs the same scenario as a control wherever it can run it, and fails: that shows
 // each check can fail.
-const { assert, platform } = require('./helpers');
+const { assert } = require('./helpers');
 const { LINKS, useNetwork } = require('./fixtures/wire-network');
 
 // How long a datagram may take to show on a capture; then how long the client socket gets to
