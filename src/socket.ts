@@ -33,7 +33,7 @@ import {
   systemError,
 } from './errors';
 import { InterfaceChoice, InterfaceSelector, interfaceChoice, selectedIndex } from './interfaces';
-import { UdpHandle, binding } from './native';
+import { SendRecord, UdpHandle, binding } from './native';
 import { Receiver, RemoteInfo } from './receive';
 import { DEFAULT_SEND_QUEUE_LIMIT, PendingSend, SendCallback, SendQueue, sendError } from './send-queue';
 import { Destination, makeBindAddress, makeDestination, writeIp, writeRecord } from './send-record';
@@ -570,22 +570,23 @@ export class Socket extends EventEmitter {
     // dgram binds a socket that joins before it is bound; so does this.
     const failure = this.bindImplicitly();
     if (failure) throw failure;
+    // Record 0: the group, its source and the interface index; record 1: the interface's address.
     const records = this.sends.records;
     records.fill(0, 0, 2 * binding.sendRecordStride);
-    writeIp(records, 1, group); // the Family word of record 0, then its address
-    if (source !== undefined) writeIp(records, 7, source); // the SourceFamily word of record 0
+    writeIp(records, SendRecord.Family, group);
+    if (source !== undefined) writeIp(records, SendRecord.SourceFamily, source);
     this.writeInterface(choice, binding.sendRecordStride);
     const error = this.openHandle().setMembership(join);
     if (error) throw systemError(error, syscall);
   }
 
   // An interface choice as the addon reads it: the index in record 0, an IPv4 address (or
-  // family 0) in the record at addressAt.
-  private writeInterface(choice: InterfaceChoice, addressAt = 0): void {
+  // family 0) as the destination of the record that starts at word recordAt.
+  private writeInterface(choice: InterfaceChoice, recordAt = 0): void {
     const records = this.sends.records;
-    records[12] = choice.index; // SendRecord.InterfaceIndex of record 0
-    if (choice.ipv4Address === undefined) records[addressAt + 1] = 0;
-    else writeIp(records, addressAt + 1, choice.ipv4Address);
+    records[SendRecord.InterfaceIndex] = choice.index;
+    if (choice.ipv4Address === undefined) records[recordAt + SendRecord.Family] = 0;
+    else writeIp(records, recordAt + SendRecord.Family, choice.ipv4Address);
   }
 
   setRecvBufferSize(size: number): void {
