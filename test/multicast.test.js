@@ -7,7 +7,7 @@ const { once } = require('events');
 const path = require('path');
 const { Worker } = require('worker_threads');
 const sendmsg = require('..');
-const { assert, platform, socketsClosedAfterEachTest, bound, nextMessage } = require('./helpers');
+const { assert, platform, socketsClosedAfterEachTest, bound, nextMessage, inNetworkNamespace } = require('./helpers');
 const { LINKS, useNetwork } = require('./fixtures/wire-network');
 
 const ARRIVAL_MS = 1500;
@@ -296,6 +296,26 @@ describe('connected sockets and reusePort (loopback)', function () {
       assert.strictEqual(socket.getSendQueueSize(), 0);
       assert.strictEqual(socket.getSendQueueCount(), 0);
       socket.close();
+    }
+  });
+});
+
+describe('multicast on loopback (private namespace; runs under Wine too)', function () {
+  it('joins and drops by address and by index, and sends by the socket\'s or the send\'s interface', async function () {
+    const steps = await inNetworkNamespace(this, 'multicast-loopback', []);
+    if (!steps) return;
+    const expected = {
+      'join by address, interface set by address': ['by address'],
+      'send by interfaceIndex': ['by index'],
+      'drop, then send': [],
+      'join by interfaceIndex': ['joined by index'],
+      'interface by name': ['interface by name'],
+    };
+    for (const [step, texts] of Object.entries(expected)) {
+      const outcome = steps[step];
+      assert.ok(Array.isArray(outcome), `${step}: ${outcome}`);
+      assert.deepStrictEqual(outcome.map((m) => m.text), texts, step);
+      for (const message of outcome) assert.strictEqual(message.destinationAddress, GROUPS.udp4, step);
     }
   });
 });
