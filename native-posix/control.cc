@@ -114,8 +114,15 @@ void decode_receive_control(const uint8_t* control, size_t length, PacketInfo* o
       std::memcpy(&info, data, sizeof info);
       *out = PacketInfo{};
       have_ipv4_info = true;
-      set_ipv4(&out->destination_family, out->destination_address, info.ipi_addr);
-      set_ipv4(&out->local_family, out->local_address, info.ipi_spec_dst);
+      if (info.ipi_spec_dst.s_addr != 0) {
+        set_ipv4(&out->destination_family, out->destination_address, info.ipi_addr);
+        set_ipv4(&out->local_family, out->local_address, info.ipi_spec_dst);
+      } else {
+        // macOS leaves ipi_spec_dst zero (XNU's ip_savecontrol fills only ipi_addr and the
+        // index): then the destination is the reply-from address where it is unicast, as for
+        // the BSD records.
+        set_ipv4_destination(reinterpret_cast<const uint8_t*>(&info.ipi_addr), out);
+      }
       out->interface_index = static_cast<uint32_t>(info.ipi_ifindex);
     }
 #else

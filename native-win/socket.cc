@@ -361,10 +361,28 @@ bool would_block(OsError error) { return error == WSAEWOULDBLOCK; }
 // writability and try again, as for WSAEWOULDBLOCK.
 bool should_queue(OsError error) { return would_block(error) || error == WSAENOBUFS; }
 
+// Any-source membership by index takes the older calls, which every Windows has (and Wine,
+// which lacks MCAST_JOIN_GROUP): IPv6 IPV6_ADD_MEMBERSHIP, IPv4 an ip_mreq whose interface is
+// the index in 0.0.0.0/8 (Microsoft's IP_MREQ documentation). Source-specific by index needs
+// MCAST_JOIN_SOURCE_GROUP.
 OsError set_membership(Socket socket, int socket_family, const Membership& membership, bool join) {
   (void)socket_family;
-  return membership.has_interface_address ? set_membership_by_address(socket, membership, join)
-                                          : set_membership_by_index(socket, membership, join);
+  if (membership.has_interface_address) return set_membership_by_address(socket, membership, join);
+  if (membership.has_source) return set_membership_by_index(socket, membership, join);
+  if (membership.family == 4) {
+    Membership by_index_address = membership;
+    by_index_address.has_interface_address = true;
+    const uint32_t index = htonl(membership.interface_index);
+    std::memcpy(by_index_address.interface_address, &index, 4);
+    return set_membership_by_address(socket, by_index_address, join);
+  }
+  ipv6_mreq request{};
+  std::memcpy(&request.ipv6mr_multiaddr, membership.group, 16);
+  request.ipv6mr_interface = membership.interface_index;
+  return setsockopt(socket, IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP,
+                    reinterpret_cast<const char*>(&request), sizeof request) == 0
+             ? 0
+             : last_socket_error();
 }
 
 OsError set_multicast_interface(Socket socket, int family, uint32_t index,

@@ -58,7 +58,7 @@ export interface SocketOptions {
   reuseAddr?: boolean;
   /**
    * Let several sockets bind the same port and share its datagrams, balanced by the kernel:
-   * SO_REUSEPORT on Linux, SO_REUSEPORT_LB on FreeBSD. Elsewhere createSocket throws ENOTSUP.
+   * SO_REUSEPORT on Linux, SO_REUSEPORT_LB on FreeBSD. Elsewhere createSocket throws EOPNOTSUPP.
    */
   reusePort?: boolean;
   recvBufferSize?: number;
@@ -178,6 +178,12 @@ export class Socket extends EventEmitter {
     if (settings.lookup !== undefined && typeof settings.lookup !== 'function') {
       throw invalidArgType('options.lookup', 'of type function', settings.lookup);
     }
+    for (const name of ['receiveBlockList', 'sendBlockList'] as const) {
+      // A filter silently ignored would let through what it was meant to stop: refuse it.
+      if ((settings as unknown as Record<string, unknown>)[name] !== undefined) {
+        throw invalidArgValue(`options.${name}`, (settings as unknown as Record<string, unknown>)[name], 'is not supported by sendmsg');
+      }
+    }
     const { signal } = settings;
     if (signal !== undefined && (typeof signal !== 'object' || signal === null || !('aborted' in signal))) {
       throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
@@ -235,6 +241,9 @@ export class Socket extends EventEmitter {
       throw invalidArgType('callback', 'of type function', callback);
     }
     if (this.bound || this.held !== undefined) throw alreadyBound();
+    if ((options as { fd?: unknown }).fd !== undefined) {
+      throw invalidArgValue('options.fd', (options as { fd?: unknown }).fd, 'is not supported: sendmsg opens its own sockets');
+    }
     const bindPort = options.port === undefined || options.port === null ? 0 : validatePort(options.port, 'port', true);
     const bindAddress = options.address || (this.family === 6 ? '::' : '0.0.0.0');
     if (typeof bindAddress !== 'string') throw invalidArgType('address', 'of type string', bindAddress);
@@ -373,7 +382,8 @@ export class Socket extends EventEmitter {
 
   /**
    * Answers a datagram from the address it arrived on. The interface index is passed only
-   * where it is needed, for IPv6 link-local: on IPv4 Linux would let it override the source.
+   * where it is needed, for IPv6 link-local; elsewhere the kernel routes the answer as it
+   * routes any datagram from that address.
    * A peer that cannot be answered (no address yet, as a DHCP client's 0.0.0.0, or port 0) is
    * refused: a reply there would reach this host, not the peer.
    */
@@ -759,8 +769,9 @@ export class Socket extends EventEmitter {
       options = first as SendOptions;
       callback = args[1];
     } else if (connected) {
-      // send(msg, cb?) or send(msg, offset, length, cb?); a port and address are refused.
-      if (typeof first === 'number' && typeof args[1] === 'string') throw isConnected();
+      // send(msg, cb?) or send(msg, offset, length, cb?). A port (and address) is refused:
+      // dgram would take send(msg, port) as send(msg) and never call back.
+      if (typeof first === 'number' && typeof args[1] !== 'number') throw isConnected();
       if (typeof args[1] === 'number') {
         chunks = sliceChunks(chunks, args[0], args[1]);
         callback = args[2];

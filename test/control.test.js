@@ -109,6 +109,16 @@ describe('control messages and errors (no sockets)', function () {
     assert.deepStrictEqual(binding.decodeReceiveControl(both), expected.broadcastInfo);
   });
 
+  it('an IP_PKTINFO with no ipi_spec_dst (as macOS sends it) replies from a unicast destination, and from nothing for a broadcast', function () {
+    if (binding.backend !== 'linux') return platform.skip(this, 'the bytes are Linux\'s in_pktinfo layout', { allowedInCI: true });
+    const unicast = hex('1c00000000000000 | 00000000 | 08000000 | 03000000 | 00000000 | 7f000005 | 00000000');
+    assert.deepStrictEqual(binding.decodeReceiveControl(unicast),
+      { localAddress: '127.0.0.5', destinationAddress: '127.0.0.5', interfaceIndex: 3 });
+    const broadcast = hex('1c00000000000000 | 00000000 | 08000000 | 03000000 | 00000000 | ffffffff | 00000000');
+    assert.deepStrictEqual(binding.decodeReceiveControl(broadcast), { destinationAddress: '255.255.255.255', interfaceIndex: 3 });
+    return undefined;
+  });
+
   it('gives no reply-from address for a v4-mapped limited broadcast or multicast, as for plain IPv4', function () {
     // A dual-stack socket whose IPv4 record was refused or lost reports an IPv4 datagram only
     // through IPv6 packet info: the address is the IP header's destination, which for the

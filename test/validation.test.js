@@ -39,6 +39,7 @@ const BAD_CALLS = [
   ['setMulticastTTL out of range', (s) => s.setMulticastTTL(1000), Error, 'EINVAL', 'setMulticastTTL', true],
   ['setRecvBufferSize negative', (s) => s.setRecvBufferSize(-1), TypeError, 'ERR_SOCKET_BAD_BUFFER_SIZE', 'positive', true],
   ['setSendBufferSize of a wrong type', (s) => s.setSendBufferSize('big'), TypeError, 'ERR_SOCKET_BAD_BUFFER_SIZE', 'positive', true],
+  ['bind with an fd (not supported: refused, not ignored)', (s) => s.bind({ fd: 3 }), TypeError, 'ERR_INVALID_ARG_VALUE', 'fd'],
   ['disconnect when not connected', (s) => s.disconnect(), Error, 'ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected', true],
   ['remoteAddress when not connected', (s) => s.remoteAddress(), Error, 'ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected', true],
   ['addMembership of a non-address', (s) => s.addMembership('nope'), TypeError, 'ERR_INVALID_IP_ADDRESS', 'nope'],
@@ -58,6 +59,7 @@ const BAD_SOCKETS = [
   ['recvBufferSize of a wrong type', (udp) => udp.createSocket({ type: 'udp4', recvBufferSize: 'big' }), TypeError, 'ERR_SOCKET_BAD_BUFFER_SIZE', 'positive'],
   ['a lookup that is no function', (udp) => udp.createSocket({ type: 'udp4', lookup: 5 }), TypeError, 'ERR_INVALID_ARG_TYPE', 'lookup', true],
   ['a listener that is no function', (udp) => udp.createSocket('udp4', 5), TypeError, 'ERR_INVALID_ARG_TYPE', 'listener'],
+  ['a receiveBlockList (not supported: refused, not ignored)', (udp) => udp.createSocket({ type: 'udp4', receiveBlockList: {} }), TypeError, 'ERR_INVALID_ARG_VALUE', 'receiveBlockList'],
 ];
 
 function expectError(call, ErrorClass, code, words) {
