@@ -240,10 +240,10 @@ export class Socket extends EventEmitter {
     if (callback !== undefined && callback !== null && typeof callback !== 'function') {
       throw invalidArgType('callback', 'of type function', callback);
     }
-    if (this.bound || this.held !== undefined) throw alreadyBound();
     if ((options as { fd?: unknown }).fd !== undefined) {
       throw invalidArgValue('options.fd', (options as { fd?: unknown }).fd, 'is not supported: sendmsg opens its own sockets');
     }
+    if (this.bound || this.held !== undefined) throw alreadyBound();
     const bindPort = options.port === undefined || options.port === null ? 0 : validatePort(options.port, 'port', true);
     const bindAddress = options.address || (this.family === 6 ? '::' : '0.0.0.0');
     if (typeof bindAddress !== 'string') throw invalidArgType('address', 'of type string', bindAddress);
