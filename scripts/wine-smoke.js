@@ -10,6 +10,7 @@ const path = require('path');
 
 const root = path.resolve(__dirname, '..');
 const binding = require('node-gyp-build')(root);
+const { makeBindAddress, makeDestination, writeRecord } = require(path.join(root, 'dist', 'send-record'));
 const underWine = process.env.SENDMSG_UNDER_WINE === '1';
 const loadOnly = process.argv.includes('--load-only');
 
@@ -43,7 +44,20 @@ function formatAddress(meta, base, family) {
 
 function open(family, { ipv6Only = false, maxMessageSize = 65535 } = {}) {
   const meta = new Int32Array(binding.receiveBatch * stride);
-  const handle = new binding.UdpHandle(family, ipv6Only, false, maxMessageSize, meta);
+  const records = new Int32Array(binding.sendBatchSize * binding.sendRecordStride);
+  const handle = new binding.UdpHandle(family, ipv6Only, false, maxMessageSize, meta, records, false);
+  // The addon reads where to bind or send from a record that src/send-record.ts writes (the
+  // package's one address parser); these keep the smoke test's calls short.
+  const nativeBind = handle.bind.bind(handle);
+  const nativeSend = handle.send.bind(handle);
+  handle.bind = (address, port) => {
+    writeRecord(records, 0, makeBindAddress(family, port, address));
+    return nativeBind();
+  };
+  handle.send = (msg, address, port, localAddress, interfaceIndex) => {
+    writeRecord(records, 0, makeDestination(family, port, address, localAddress, interfaceIndex || undefined));
+    return nativeSend(msg);
+  };
   const queue = [];
   let waiter = null;
   handle.onmessage = (count, ...arenas) => {

@@ -22,6 +22,14 @@ const WINE_DIFFERENCES = {
     'completes the send itself (seen here: 20,000 sends into a rate-limited loopback, none ' +
     'refused, where Linux refuses most), so the send queue is not reached; the order and ' +
     'exactly-once assertions still run',
+  multicastByIndex:
+    'Wine hands an IPv4 ip_mreq to Linux unchanged, so the index form of imr_interface ' +
+    '(0.0.0.x, the way Microsoft documents to join by interface index) is refused with EINVAL, ' +
+    'and Wine has no MCAST_JOIN_GROUP; joining by an address of the interface works',
+  connectedAfterIcmp:
+    'under Wine a connected socket that has drawn an ICMP port unreachable receives nothing ' +
+    'more and reports no error (seen here: the peer\'s later datagram never arrives); on Linux ' +
+    'the report is an \'error\' and the socket goes on',
   connectionReset:
     'Wine never reports WSAECONNRESET (SIO_UDP_CONNRESET is a stub there), so the test that a ' +
     'socket keeps receiving after an ICMP port unreachable passes without exercising the ' +

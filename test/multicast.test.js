@@ -208,10 +208,12 @@ describe('connected sockets and reusePort (loopback)', function () {
     for (let i = 0; i < 50 && errors.length === 0; i++) await delay(10);
     if (!platform.wineDiffers('connectionReset')) assert.deepStrictEqual(errors, ['ECONNREFUSED recvmsg']);
     // The peer's port comes back to life: the connected socket still polls, and receives.
+    if (platform.wineDiffers('connectedAfterIcmp')) return;
     const revived = dgram.createSocket('udp4');
     await bound(revived, closedPort, '127.0.0.1');
     revived.send('still receiving', server.address().port, '127.0.0.1');
-    assert.strictEqual((await nextMessage(server))[0].toString(), 'still receiving');
+    const [msg] = await nextMessage(server).catch((error) => { throw new Error(`${error.message}; errors: ${errors}`); });
+    assert.strictEqual(msg.toString(), 'still receiving');
     revived.close();
   });
 
@@ -313,6 +315,8 @@ describe('multicast on loopback (private namespace; runs under Wine too)', funct
     };
     for (const [step, texts] of Object.entries(expected)) {
       const outcome = steps[step];
+      const byIndex = step === 'join by interfaceIndex' || step === 'interface by name';
+      if (byIndex && typeof outcome === 'string' && platform.wineDiffers('multicastByIndex')) continue;
       assert.ok(Array.isArray(outcome), `${step}: ${outcome}`);
       assert.deepStrictEqual(outcome.map((m) => m.text), texts, step);
       for (const message of outcome) assert.strictEqual(message.destinationAddress, GROUPS.udp4, step);
