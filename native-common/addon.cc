@@ -317,10 +317,14 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     records_reference_ = Napi::Persistent(info[5].As<Napi::Object>());
     records_ = info[5].As<Napi::Int32Array>().Data();
     // Listeners and callbacks run in the async context the socket was made in, as dgram's do:
-    // AsyncLocalStorage and async_hooks see them there. The resource is held weakly.
+    // AsyncLocalStorage and async_hooks see them there. The resource is an object of its own,
+    // not this handle's: some Node versions (26) hold it strongly, and holding the handle would
+    // keep a closed socket from ever being collected.
+    Napi::Object resource = Napi::Object::New(env);
+    async_resource_ = Napi::Persistent(resource);
     napi_value resource_name;
     napi_create_string_utf8(env, "sendmsg.UdpSocket", NAPI_AUTO_LENGTH, &resource_name);
-    if (napi_async_init(env, info.This(), resource_name, &async_context_) != napi_ok) {
+    if (napi_async_init(env, resource, resource_name, &async_context_) != napi_ok) {
       async_context_ = nullptr;
     }
 
@@ -878,6 +882,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   int32_t* meta_ = nullptr;
   Napi::ObjectReference records_reference_;
   int32_t* records_ = nullptr;
+  Napi::ObjectReference async_resource_;
   napi_async_context async_context_ = nullptr;
   std::unique_ptr<uint8_t[]> receive_memory_;
   std::vector<uint8_t> control_memory_;
