@@ -50,14 +50,19 @@ function open(family, { ipv6Only = false, maxMessageSize = 65535 } = {}) {
   // package's one address parser); these keep the smoke test's calls short.
   const nativeBind = handle.bind.bind(handle);
   const nativeSend = handle.send.bind(handle);
-  handle.bind = (address, port) => {
-    writeRecord(records, 0, makeBindAddress(family, port, address));
-    return nativeBind();
-  };
-  handle.send = (msg, address, port, localAddress, interfaceIndex) => {
-    writeRecord(records, 0, makeDestination(family, port, address, localAddress, interfaceIndex || undefined));
-    return nativeSend(msg);
-  };
+  // (The class's methods are read-only properties: own ones are defined over them.)
+  Object.defineProperty(handle, 'bind', {
+    value: (address, port) => {
+      writeRecord(records, 0, makeBindAddress(family, port, address));
+      return nativeBind();
+    },
+  });
+  Object.defineProperty(handle, 'send', {
+    value: (msg, address, port, localAddress, interfaceIndex) => {
+      writeRecord(records, 0, makeDestination(family, port, address, localAddress, interfaceIndex || undefined));
+      return nativeSend(msg);
+    },
+  });
   const queue = [];
   let waiter = null;
   handle.onmessage = (count, ...arenas) => {
