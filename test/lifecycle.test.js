@@ -57,6 +57,28 @@ describe('lifecycle', function () {
     if (process.platform === 'linux') assert.ok(openDescriptors() <= descriptors + 2, 'descriptors given back');
   });
 
+  // Node 26 holds the resource given to napi_async_init strongly until napi_async_destroy
+  // (nodejs/node#59828; Node 24 and earlier held it weakly): an addon that gives its own
+  // handle there and destroys the context only when the handle is collected keeps every
+  // socket, closed or not, for the life of the process.
+  it('a closed socket with no reference left is garbage-collected', async function () {
+    const COUNT = 50;
+    let collected = 0;
+    const registry = new FinalizationRegistry(() => { collected++; });
+    for (let i = 0; i < COUNT; i++) {
+      const socket = sendmsg.createSocket(i % 2 ? 'udp4' : 'udp6');
+      await bound(socket, 0, i % 2 ? '127.0.0.1' : '::1');
+      await new Promise((resolve) => socket.close(resolve));
+      registry.register(socket, i);
+    }
+    // Finalization callbacks run in tasks of their own after a collection: a few rounds.
+    for (let round = 0; round < 20 && collected < COUNT; round++) {
+      await collectGarbage();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.strictEqual(collected, COUNT, 'every closed socket was collected');
+  });
+
   it('a bound socket with no reference left keeps serving, as a dgram server does', async function () {
     const port = await new Promise((resolve) => {
       const server = sendmsg.createSocket('udp4', (msg, rinfo) => {

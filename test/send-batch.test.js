@@ -37,7 +37,10 @@ describe('sendBatch: long gather lists, and sendmmsg refused', function () {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sendmsg-refuse-'));
     try {
       const shim = path.join(work, 'refuse-sendmmsg.so');
-      const compile = spawnSync('cc', ['-shared', '-fPIC', '-O1', '-o', shim,
+      // $CC as make reads it (it may hold arguments): the library must match node's
+      // architecture, which under emulation is not the host's (scripts/test-arm64.sh sets it).
+      platform.emulationDiffers('preloadArchitecture');
+      const compile = spawnSync('sh', ['-c', '${CC:-cc} -shared -fPIC -O1 -o "$0" "$1"', shim,
         path.join(__dirname, 'fixtures', 'refuse-sendmmsg.c')], { encoding: 'utf8' });
       if (compile.error || compile.status !== 0) {
         return platform.skip(this, `no C compiler to build the sendmmsg shim: ${compile.error || compile.stderr}`);

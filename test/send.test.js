@@ -162,6 +162,8 @@ describe('send', function () {
   });
 
   it('100,000 sends queued at once all complete, in order, each callback once (shaped loopback)', async function () {
+    // Under qemu only the 8 KB opening of the burst makes the socket push back (the fixture says why).
+    platform.emulationDiffers('slowSender');
     const result = await inNetworkNamespace(this, 'backpressure', []);
     if (!result) return;
     assert.strictEqual(result.completed, 100000);
