@@ -265,6 +265,44 @@ export class Socket extends EventEmitter {
     return this;
   }
 
+  /**
+   * dgram's synchronous bind (Node 24): binds now to an IP literal (no lookup) and returns the
+   * bound address; a failure throws. 'listening' follows on the next tick.
+   */
+  bindSync(options: { port?: number; address?: string } = {}): { address: string; family: 'IPv4' | 'IPv6'; port: number } {
+    this.openHandle();
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'of type object', options);
+    if (this.bound || this.held !== undefined) throw alreadyBound();
+    const port = options.port === undefined ? 0 : validatePort(options.port, 'port', true);
+    const address = options.address ?? (this.family === 6 ? '::' : '0.0.0.0');
+    if (typeof address !== 'string') throw invalidArgType('address', 'of type string', address);
+    ipArgument(address, 'address');
+    const failure = this.bindNow(port, address);
+    if (failure) throw failure;
+    return this.address();
+  }
+
+  /**
+   * dgram's synchronous connect (Node 24): connects now to an IP literal (no lookup), binding
+   * first if the socket is not bound; a failure throws. 'connect' follows on the next tick.
+   */
+  connectSync(port: number, address?: string): void {
+    const peerPort = validatePort(port, 'Port', false);
+    const peer = address || (this.family === 6 ? '::1' : '127.0.0.1');
+    if (typeof peer !== 'string') throw invalidArgType('address', 'of type string', peer);
+    this.openHandle();
+    if (this.connectedTo !== undefined) throw isConnected();
+    if (this.held !== undefined) throw alreadyBound();
+    const destination = makeDestination(this.family, peerPort, peer, undefined, undefined);
+    const failure = this.bindImplicitly();
+    if (failure) throw failure;
+    writeRecord(this.sends.records, 0, destination);
+    const result = this.openHandle().connect();
+    if (result) throw systemError(result, 'connect', peer, peerPort);
+    this.connectedTo = destination;
+    process.nextTick(() => this.emitUnlessClosed('connect'));
+  }
+
   // Binds now, or returns why not. 'listening' follows on the next tick.
   private bindNow(port: number, address: string): SystemError | undefined {
     const handle = this.openHandle();

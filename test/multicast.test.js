@@ -323,3 +323,32 @@ describe('multicast on loopback (private namespace; runs under Wine too)', funct
     }
   });
 });
+
+describe('bindSync and connectSync (dgram, Node 24 and later)', function () {
+  it('bind and connect at once, throwing what fails, with the events on the next tick', async function () {
+    const socket = sendmsg.createSocket('udp4');
+    const peer = sendmsg.createSocket('udp4');
+    try {
+      const events = [];
+      socket.on('listening', () => events.push('listening'));
+      socket.on('connect', () => events.push('connect'));
+      const bound = socket.bindSync({ address: '127.0.0.1' });
+      assert.deepStrictEqual(bound, socket.address());
+      assert.throws(() => socket.bindSync(), { code: 'ERR_SOCKET_ALREADY_BOUND' });
+      assert.throws(() => peer.bindSync({ address: 'localhost' }), { code: 'ERR_INVALID_IP_ADDRESS' });
+      const peerAddress = peer.bindSync({ address: '127.0.0.1' });
+      socket.connectSync(peerAddress.port, '127.0.0.1');
+      assert.deepStrictEqual(socket.remoteAddress(), peerAddress);
+      assert.throws(() => socket.connectSync(peerAddress.port), { code: 'ERR_SOCKET_DGRAM_IS_CONNECTED' });
+      assert.deepStrictEqual(events, [], 'nothing before the next tick');
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepStrictEqual(events, ['listening', 'connect']);
+      const inUse = sendmsg.createSocket('udp4');
+      assert.throws(() => inUse.bindSync({ address: '127.0.0.1', port: peerAddress.port }), { code: 'EADDRINUSE', syscall: 'bind' });
+      inUse.close();
+    } finally {
+      socket.close();
+      peer.close();
+    }
+  });
+});
