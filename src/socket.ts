@@ -162,6 +162,9 @@ export class Socket extends EventEmitter {
   // While a host name is looked up (for bind, connect or a send), what comes after it waits
   // here, in order, as in dgram; undefined when nothing is looked up.
   private held: Held[] | undefined;
+  // How to fail the operation whose name is being looked up (close() cancels it, as the held
+  // ones); undefined when no lookup is under way.
+  private lookingUp: ((error: Error) => void) | undefined;
 
   constructor(options: SocketOptions | SocketType, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) {
     super();
@@ -472,16 +475,20 @@ export class Socket extends EventEmitter {
     if (typeof callback === 'function') this.once('close', callback);
     const unsent = this.sends.takeUnsent();
     const held = this.held ?? [];
+    const lookingUp = this.lookingUp;
     this.held = undefined;
+    this.lookingUp = undefined;
     this.handle = undefined;
     this.connectedTo = undefined;
     handle.close();
-    // Each unsent datagram's callback gets its error before 'close', each from a tick of its
+    // Each unsent datagram's callback (queued, waiting for its name's lookup, or held behind
+    // one) gets its error before 'close', in the order of the sends, each from a tick of its
     // own, so that one that throws cannot keep the rest, or 'close', from coming. One without a
     // callback is dropped quietly, as dgram drops its queue: an 'error' for it would follow
     // nothing the program can still act on, and no event may follow 'close'.
     const error = closedBeforeSent();
     for (const { callback: sent } of unsent) if (sent) process.nextTick(sent, error);
+    if (lookingUp) lookingUp(error);
     for (const operation of held) operation.cancel(error);
     process.nextTick(() => this.emit('close'));
     return this;
@@ -661,10 +668,12 @@ export class Socket extends EventEmitter {
   private resolve(hostname: string, family: 4 | 6, done: (ip: string) => void, failed: (error: Error) => void): void {
     if (this.holdIfLookingUp({ run: () => this.resolve(hostname, family, done, failed), cancel: failed })) return;
     this.held = [];
+    this.lookingUp = failed;
     let answered = false;
     const answer = (error: Error | null, address?: string) => {
       if (answered) return;
       answered = true;
+      this.lookingUp = undefined;
       const held = this.held ?? [];
       this.held = undefined;
       if (this.handle === undefined) return; // closed meanwhile: close() cancelled the rest

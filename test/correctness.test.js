@@ -287,6 +287,16 @@ describe('safety and correctness (review regressions)', function () {
       assert.deepStrictEqual(result.results.slice(-5), Array(5).fill('ENOBUFS send'));
     });
 
+    it('close() while a name is looked up calls back the send that waits for it, before "close" (dgram drops it)', async function () {
+      const socket = open({ type: 'udp4', lookup: () => {} }); // a lookup that never answers
+      const events = [];
+      socket.send('named', 9, 'localhost', (error) => events.push(`named ${error && error.code}`));
+      socket.send('held', 9, '127.0.0.1', (error) => events.push(`held ${error && error.code}`));
+      socket.close(() => events.push('close'));
+      await sleep(20);
+      assert.deepStrictEqual(events, ['named ERR_SOCKET_CLOSED', 'held ERR_SOCKET_CLOSED', 'close']);
+    });
+
     it('a failed bind(port, callback) leaves no listener; a later bind calls only its own', async function () {
       const taken = open('udp4');
       const port = await bound(taken, 0, '127.0.0.1');

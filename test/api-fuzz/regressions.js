@@ -216,4 +216,23 @@ module.exports = [
       return report.stats.arrivals === 3 ? null : `${report.stats.arrivals} of 3 datagrams arrived`;
     },
   },
+  {
+    name: 'close() while a send waits for the lookup of its name (a lookup that never answers)',
+    expect: "the send's callback gets ERR_SOCKET_CLOSED before 'close', as the sends held behind " +
+      'it do; it was never called (fuzz:api seeds 127, 208)',
+    program: {
+      steps: [
+        step("R.create(0, 'udp4', { listener: 'on', lookup: 'never' })"),
+        step("R.call(0, 'bind', [0, '127.0.0.1', R.CB])"),
+        step("R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), 'localhost', R.CB])"),
+        step("R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), '127.0.0.1', R.CB])"),
+        step("R.call(0, 'close', [R.CB])", { gap: 10 }),
+        step('', { gap: 20 }),
+      ],
+    },
+    check: (report) => {
+      const errors = report.calls.filter((call) => call.method === 'send').map((call) => call.callbacks[0] && call.callbacks[0].error);
+      return errors.join() === 'ERR_SOCKET_CLOSED,ERR_SOCKET_CLOSED' ? null : `the sends called back with ${errors.join(', ')}`;
+    },
+  },
 ];
