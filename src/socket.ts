@@ -8,6 +8,7 @@ import { EventEmitter } from 'events';
 import { ParsedIp, ipArgument, isIPv6LinkLocal, isUnspecified, parseIp } from './address';
 import {
   Chunks,
+  isArray,
   sliceChunks,
   toChunks,
   validateBufferSize,
@@ -406,7 +407,7 @@ export class Socket extends EventEmitter {
    * send(). Every entry is checked before any is sent. Destinations are IP literals.
    */
   sendBatch(messages: ReadonlyArray<BatchMessage>, callback?: BatchCallback): void {
-    if (!Array.isArray(messages)) throw invalidArgType('messages', 'an array', messages);
+    if (!isArray(messages)) throw invalidArgType('messages', 'an array', messages);
     const done = validateCallback<BatchCallback>(callback);
     const count = messages.length;
     const results: Array<number | Error> = new Array(count);

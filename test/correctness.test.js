@@ -234,6 +234,26 @@ describe('safety and correctness (review regressions)', function () {
       }
     });
 
+    it('a view whose own byteLength, byteOffset or buffer lies sends the bytes it really has; a revoked Proxy is ERR_INVALID_ARG_TYPE', async function () {
+      // (dgram throws a bare RangeError from its Buffer.from for the first two.)
+      const { server, port, client } = await serverAndClient();
+      const bytes = () => new Uint16Array([0x0101, 0x0202, 0x0303, 0x0404]);
+      const lies = [
+        Object.defineProperty(bytes(), 'byteLength', { value: 2 ** 31 }),
+        Object.defineProperty(bytes(), 'byteOffset', { value: 3 }),
+        Object.defineProperty(bytes(), 'buffer', { value: new ArrayBuffer(1) }),
+      ];
+      for (const view of lies) {
+        client.send(view, port, '127.0.0.1');
+        const [msg] = await nextMessage(server);
+        assert.deepStrictEqual([...msg], [1, 1, 2, 2, 3, 3, 4, 4]);
+      }
+      const { proxy, revoke } = Proxy.revocable(new Uint8Array(4), {});
+      revoke();
+      assert.throws(() => client.send(proxy, port, '127.0.0.1'), { code: 'ERR_INVALID_ARG_TYPE', message: /"buffer"/ });
+      assert.throws(() => client.sendBatch(proxy), { code: 'ERR_INVALID_ARG_TYPE', message: /"messages"/ });
+    });
+
     it('refuses a sparse sendBatch array with ERR_INVALID_ARG_TYPE, outside a listener and inside one', async function () {
       const { server, port, client } = await serverAndClient();
       const sparse = [{ msg: 'a', port, address: '127.0.0.1' }, , { msg: 'c', port, address: '127.0.0.1' }]; // eslint-disable-line no-sparse-arrays

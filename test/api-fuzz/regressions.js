@@ -188,7 +188,8 @@ module.exports = [
   {
     name: 'messages that are detached, lying or revoked views',
     expect: 'each send throws a TypeError or RangeError with an ERR_* code (or sends the bytes the ' +
-      'view really has), never a bare V8 TypeError/RangeError',
+      'view really has), never a bare V8 TypeError/RangeError: own byteLength/byteOffset ' +
+      "properties threw 'Invalid typed array length', a revoked Proxy threw from Array.isArray",
     program: {
       steps: alone(
         "R.call(0, 'send', [R.detached('dv', 16), R.sinkPort(), R.CB])",
