@@ -282,38 +282,46 @@ export class Socket extends EventEmitter {
       callback = address;
       address = undefined;
     }
-    const peer = address || (this.family === 6 ? '::1' : '127.0.0.1');
+    // As dgram: no address, or '', is loopback; any other value that is no string is refused.
+    const peer = address === undefined || address === '' ? (this.family === 6 ? '::1' : '127.0.0.1') : address;
     if (typeof peer !== 'string') throw invalidArgType('address', 'of type string', peer);
     if (callback !== undefined && typeof callback !== 'function') {
       throw invalidArgType('callback', 'of type function', callback);
     }
     this.openHandle();
     if (this.connectedTo !== undefined) throw isConnected();
+    // An IP literal is judged now, as send() judges it: a bad one throws here, not later.
+    const named = parseIp(peer) === null && isHostName(peer);
+    const literal = named ? undefined : makeDestination(this.family, peerPort, peer, undefined, undefined);
     const done = (error?: Error) => process.nextTick(() => {
       if (this.handle === undefined) return;
       if (callback) callback(error);
       else if (error) this.emit('error', error);
       if (!error) this.emit('connect');
     });
-    const finish = (ip: string) => {
+    const connectTo = (destination: Destination) => {
       if (this.handle === undefined) return;
       const failure = this.bindImplicitly();
       if (failure) return done(failure);
-      let destination: Destination;
-      try {
-        destination = makeDestination(this.family, peerPort, ip, undefined, undefined);
-      } catch (error) {
-        return done(error as Error);
-      }
       writeRecord(this.sends.records, 0, destination);
       const result = this.openHandle().connect();
       if (result) return done(systemError(result, 'connect', peer, peerPort));
       this.connectedTo = destination;
       return done();
     };
-    if (parseIp(peer) === null && isHostName(peer)) this.resolve(peer, this.family, finish, done);
-    else if (!this.holdIfLookingUp({ run: () => finish(peer), cancel: done })) finish(peer);
+    if (literal === undefined) {
+      this.resolve(peer, this.family, (ip) => {
+        let destination: Destination;
+        try {
+          destination = makeDestination(this.family, peerPort, ip, undefined, undefined);
+        } catch (error) {
+          return done(error as Error); // the lookup answered with no address for this socket
+        }
+        return connectTo(destination);
+      }, done);
+    } else if (!this.holdIfLookingUp({ run: () => connectTo(literal), cancel: done })) connectTo(literal);
   }
+
 
   /** Dissolves connect()'s association. */
   disconnect(): void {

@@ -236,4 +236,25 @@ module.exports = [
       return errors.join() === 'ERR_SOCKET_CLOSED,ERR_SOCKET_CLOSED' ? null : `the sends called back with ${errors.join(', ')}`;
     },
   },
+  {
+    name: 'connect() to addresses that are no IP literal for the socket, and to null',
+    expect: "each throws at once (ERR_INVALID_IP_ADDRESS, ERR_INVALID_ARG_VALUE; null: " +
+      "ERR_INVALID_ARG_TYPE, as dgram), as send() does; they called back later with the error, and " +
+      'connect(port, null) connected to loopback (fuzz:api seeds 102, 118, 135, 137)',
+    program: {
+      steps: alone(
+        "R.call(0, 'connect', [R.sinkPort(), '127.0.0.1%lo', R.CB])",
+        "R.call(0, 'connect', [R.sinkPort(), '1.2.3', R.CB])",
+        "R.call(0, 'connect', [R.sinkPort(), '::1', R.CB])",
+        "R.call(0, 'connect', [R.sinkPort(), 'fd00::1', R.CB])",
+        "R.call(0, 'connect', [R.sinkPort(), null, R.CB])",
+        "R.call(0, 'connect', [R.sinkPort(), 0, R.CB])",
+      ),
+    },
+    check: (report) => {
+      const codes = report.calls.filter((call) => call.method === 'connect').map((call) => call.threw);
+      const expected = ['ERR_INVALID_IP_ADDRESS', 'ERR_INVALID_IP_ADDRESS', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_TYPE'];
+      return codes.join() === expected.join() ? null : `connect() threw ${codes.join(', ')}`;
+    },
+  },
 ];
