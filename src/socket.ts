@@ -154,6 +154,8 @@ export class Socket extends EventEmitter {
   private handle: UdpHandle | undefined;
   private bound = false;
   private connectedTo: Destination | undefined;
+  // A connect() is under way (its name is looked up): another one is refused, as in dgram.
+  private connecting = false;
   private readonly receiver = new Receiver();
   private readonly sends: SendQueue;
   private readonly lookup: LookupFunction;
@@ -289,16 +291,20 @@ export class Socket extends EventEmitter {
       throw invalidArgType('callback', 'of type function', callback);
     }
     this.openHandle();
-    if (this.connectedTo !== undefined) throw isConnected();
+    if (this.connectedTo !== undefined || this.connecting) throw isConnected();
     // An IP literal is judged now, as send() judges it: a bad one throws here, not later.
     const named = parseIp(peer) === null && isHostName(peer);
     const literal = named ? undefined : makeDestination(this.family, peerPort, peer, undefined, undefined);
-    const done = (error?: Error) => process.nextTick(() => {
-      if (this.handle === undefined) return;
-      if (callback) callback(error);
-      else if (error) this.emit('error', error);
-      if (!error) this.emit('connect');
-    });
+    this.connecting = true;
+    const done = (error?: Error) => {
+      this.connecting = false;
+      process.nextTick(() => {
+        if (this.handle === undefined) return;
+        if (callback) callback(error);
+        else if (error) this.emit('error', error);
+        if (!error) this.emit('connect');
+      });
+    };
     const connectTo = (destination: Destination) => {
       if (this.handle === undefined) return;
       const failure = this.bindImplicitly();
@@ -489,6 +495,7 @@ export class Socket extends EventEmitter {
     this.lookingUp = undefined;
     this.handle = undefined;
     this.connectedTo = undefined;
+    this.connecting = false;
     handle.close();
     // Each unsent datagram's callback (queued, waiting for its name's lookup, or held behind
     // one) gets its error before 'close', in the order of the sends, each from a tick of its

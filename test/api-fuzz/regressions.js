@@ -257,4 +257,23 @@ module.exports = [
       return codes.join() === expected.join() ? null : `connect() threw ${codes.join(', ')}`;
     },
   },
+  {
+    name: 'connect() while an earlier connect() waits for the lookup of its name',
+    expect: 'the second throws ERR_SOCKET_DGRAM_IS_CONNECTED, as dgram; it returned, and once the ' +
+      'lookup answered the socket connected to the first peer and then silently to the second (fuzz:api seed 175)',
+    program: {
+      steps: [
+        step("R.create(0, 'udp4', { listener: 'on', lookup: 'delay' })"),
+        step("R.call(0, 'bind', [0, '127.0.0.1', R.CB])"),
+        step("R.call(0, 'connect', [R.sinkPort(), 'localhost', R.CB])"),
+        step("R.call(0, 'connect', [R.sinkPort(), '127.0.0.2', R.CB])"),
+        step("R.call(0, 'remoteAddress', [])", { gap: 40 }),
+      ],
+    },
+    check: (report) => {
+      const [, second] = report.calls.filter((call) => call.method === 'connect');
+      if (second && second.threw === 'ERR_SOCKET_DGRAM_IS_CONNECTED') return null;
+      return `the second connect() ${second ? second.threw || 'returned' : 'was not made'}`;
+    },
+  },
 ];
