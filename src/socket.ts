@@ -302,7 +302,8 @@ export class Socket extends EventEmitter {
         if (this.handle === undefined) return;
         if (callback) callback(error);
         else if (error) this.emit('error', error);
-        if (!error) this.emit('connect');
+        // The callback may have closed the socket: then no event follows.
+        if (!error && this.handle !== undefined) this.emit('connect');
       });
     };
     const connectTo = (destination: Destination) => {

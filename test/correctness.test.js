@@ -317,6 +317,19 @@ describe('safety and correctness (review regressions)', function () {
       assert.deepStrictEqual(events, ['named ERR_SOCKET_CLOSED', 'held ERR_SOCKET_CLOSED', 'close']);
     });
 
+    it('a connect() callback that closes the socket: no "connect" event follows', async function () {
+      const socket = open('udp4');
+      const events = [];
+      socket.on('connect', () => events.push('connect'));
+      socket.on('close', () => events.push('close'));
+      socket.connect(9, '127.0.0.1', () => {
+        events.push('callback');
+        socket.close();
+      });
+      await once(socket, 'close');
+      assert.deepStrictEqual(events, ['callback', 'close']);
+    });
+
     it('a failed bind(port, callback) leaves no listener; a later bind calls only its own', async function () {
       const taken = open('udp4');
       const port = await bound(taken, 0, '127.0.0.1');

@@ -276,4 +276,10 @@ module.exports = [
       return `the second connect() ${second ? second.threw || 'returned' : 'was not made'}`;
     },
   },
+  {
+    name: 'a connect() callback that closes its socket',
+    expect: "no 'connect' event after close() returned: it was emitted after the callback, on the " +
+      'closed socket (fuzz:api seeds 2, 139)',
+    program: { steps: alone("R.call(0, 'connect', [R.sinkPort(), '127.0.0.1', R.CB_CLOSE])") },
+  },
 ];
