@@ -822,8 +822,10 @@ export class Socket extends EventEmitter {
       return { chunks, destination: { ...destination, connected: true }, callback: validCallback };
     }
     const port = validatePort(options.port, 'Port', false);
-    // dgram takes a missing or empty address as loopback.
-    const address = options.address || (this.family === 6 ? '::1' : '127.0.0.1');
+    // dgram takes a missing (undefined or null) or empty address as loopback, and refuses any
+    // other value that is no string (0 and false too).
+    const given = options.address;
+    const address = given === undefined || given === null || given === '' ? (this.family === 6 ? '::1' : '127.0.0.1') : given;
     if (typeof address !== 'string') throw invalidArgType('address', 'of type string', address);
     if (parseIp(address) === null && isHostName(address)) {
       // Judged now all the same; the name is then looked up in the source's family.

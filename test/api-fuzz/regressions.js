@@ -282,4 +282,20 @@ module.exports = [
       'closed socket (fuzz:api seeds 2, 139)',
     program: { steps: alone("R.call(0, 'connect', [R.sinkPort(), '127.0.0.1', R.CB_CLOSE])") },
   },
+  {
+    name: 'send() to an address of false, 0 or NaN',
+    expect: 'ERR_INVALID_ARG_TYPE at once, as dgram (only undefined, null and an empty string mean ' +
+      'loopback); they were sent to loopback (fuzz:api seeds 145, 151, 194)',
+    program: {
+      steps: alone(
+        "R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), false, R.CB])",
+        "R.call(0, 'send', [R.payload(20, 0), { port: R.sinkPort(), address: 0 }, R.CB])",
+        "R.call(0, 'sendmsg', [R.payload(20, 0), { port: R.sinkPort(), address: NaN }])",
+      ),
+    },
+    check: (report) => {
+      const codes = report.calls.filter((call) => call.method === 'send' || call.method === 'sendmsg').map((call) => call.threw);
+      return codes.every((code) => code === 'ERR_INVALID_ARG_TYPE') ? null : `the calls threw ${codes.join(', ')}`;
+    },
+  },
 ];
