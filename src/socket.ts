@@ -422,6 +422,7 @@ export class Socket extends EventEmitter {
    * send(). Every entry is checked before any is sent. Destinations are IP literals.
    */
   sendBatch(messages: ReadonlyArray<BatchMessage>, callback?: BatchCallback): void {
+    this.openHandle(); // also for an empty batch, which sends nothing
     if (!isArray(messages)) throw invalidArgType('messages', 'an array', messages);
     const done = validateCallback<BatchCallback>(callback);
     const count = messages.length;

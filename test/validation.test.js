@@ -108,9 +108,11 @@ describe('bad input', function () {
 
   it('use after close: ERR_SOCKET_DGRAM_NOT_RUNNING for every call', async function () {
     const closed = sendmsg.createSocket('udp4');
+    await bound(closed, 0, '127.0.0.1'); // bound: nothing may rely on an implicit bind failing
     await new Promise((resolve) => closed.close(resolve));
     for (const call of [() => closed.send('x', port), () => closed.bind(0), () => closed.address(),
-      () => closed.setBroadcast(true), () => closed.close(), () => closed.reply({ port, address: '127.0.0.1' }, 'x')]) {
+      () => closed.setBroadcast(true), () => closed.close(), () => closed.reply({ port, address: '127.0.0.1' }, 'x'),
+      () => closed.sendBatch([])]) {
       expectError(call, Error, 'ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
     }
   });

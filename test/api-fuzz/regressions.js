@@ -298,4 +298,11 @@ module.exports = [
       return codes.every((code) => code === 'ERR_INVALID_ARG_TYPE') ? null : `the calls threw ${codes.join(', ')}`;
     },
   },
+  {
+    name: 'sendBatch([]) on a closed socket',
+    expect: "throws ERR_SOCKET_DGRAM_NOT_RUNNING, as every call on a closed socket; it returned and " +
+      "called back after 'close' (fuzz:api seeds 1, 113)",
+    program: { steps: alone("R.call(0, 'close', [R.CB])", "R.call(0, 'sendBatch', [[], R.CB])") },
+    check: (report) => threwCode(report, 'sendBatch', /^ERR_SOCKET_DGRAM_NOT_RUNNING$/),
+  },
 ];
