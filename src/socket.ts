@@ -580,6 +580,8 @@ export class Socket extends EventEmitter {
     const sourceSpecific = syscall.includes('SourceSpecific');
     const groupName = sourceSpecific ? 'groupAddress' : 'multicastAddress';
     if (sourceSpecific && typeof sourceAddress !== 'string') throw invalidArgType('sourceAddress', 'of type string', sourceAddress);
+    // dgram: a falsy group (a missing one too) is missing, for addMembership and dropMembership.
+    if (!sourceSpecific && !groupAddress) throw missingArgs(groupName);
     if (typeof groupAddress !== 'string') throw invalidArgType(groupName, 'of type string', groupAddress);
     if (groupAddress === '') throw missingArgs(groupName);
     const group = ipArgument(groupAddress, groupName);

@@ -50,6 +50,8 @@ const BAD_CALLS = [
   ['remoteAddress when not connected', (s) => s.remoteAddress(), Error, 'ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected', true],
   ['addMembership of a non-address', (s) => s.addMembership('nope'), TypeError, 'ERR_INVALID_IP_ADDRESS', 'nope'],
   ['addMembership with no group', (s) => s.addMembership(''), TypeError, 'ERR_MISSING_ARGS', 'multicastAddress', true],
+  ['addMembership without arguments', (s) => s.addMembership(), TypeError, 'ERR_MISSING_ARGS', 'multicastAddress', true],
+  ['dropMembership of null', (s) => s.dropMembership(null), TypeError, 'ERR_MISSING_ARGS', 'multicastAddress', true],
   ['addMembership of a group of a wrong type (dgram: EINVAL)', (s) => s.addMembership(5), TypeError, 'ERR_INVALID_ARG_TYPE', 'multicastAddress'],
   ['sendmsg() with no socket', () => sendmsg.sendmsg({}, 'x', { port: 9 }), TypeError, 'ERR_INVALID_ARG_TYPE', '"socket"'],
 ];

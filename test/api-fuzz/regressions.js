@@ -305,4 +305,11 @@ module.exports = [
     program: { steps: alone("R.call(0, 'close', [R.CB])", "R.call(0, 'sendBatch', [[], R.CB])") },
     check: (report) => threwCode(report, 'sendBatch', /^ERR_SOCKET_DGRAM_NOT_RUNNING$/),
   },
+  {
+    name: 'addMembership() and dropMembership() without a group',
+    expect: 'ERR_MISSING_ARGS, as dgram (and as for an empty string); undefined and null were ' +
+      'ERR_INVALID_ARG_TYPE (fuzz:api seeds 135, 209)',
+    program: { steps: alone("R.call(0, 'addMembership', [])", "R.call(0, 'dropMembership', [null, '127.0.0.1'])") },
+    check: (report) => threwCode(report, 'addMembership', /^ERR_MISSING_ARGS$/) || threwCode(report, 'dropMembership', /^ERR_MISSING_ARGS$/),
+  },
 ];
