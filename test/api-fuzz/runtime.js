@@ -402,16 +402,10 @@ class Runtime {
     const random = new Random(0x5eed + state.k);
     return (hostname, family, callback) => {
       this.stats.lookups++;
-      const expected = state.expectedLookups[state.lookups.length];
       state.lookups.push({ hostname, family, seq: ++this.seq });
       if (typeof hostname !== 'string' || (family !== 4 && family !== 6) || typeof callback !== 'function') {
         this.finding('lookup-arguments', `lookup(${describe(hostname)}, ${describe(family)}, ${typeof callback}): not dgram's (hostname, family, callback)`);
         if (typeof callback !== 'function') return;
-      }
-      if (expected === undefined) {
-        this.finding('lookup-unexpected', `a ${state.type} socket looked up ${describe(hostname)} (family ${family}), which no call of it named`);
-      } else if (expected.hostname !== hostname || expected.family !== family) {
-        this.finding('lookup-order', `a ${state.type} socket looked up ${describe(hostname)} in family ${family} where ${describe(expected.hostname)} in family ${expected.family} (${expected.method}()) was next`);
       }
       const address = addresses.lookupAnswer(hostname, family);
       state.lookupsInFlight++;
@@ -440,6 +434,28 @@ class Runtime {
       }
       // 'never': the socket must still call back each send that waits, with ERR_SOCKET_CLOSED.
     };
+  }
+
+  /**
+   * The lookups a socket made against the names its calls gave, in order (a call's name is
+   * added once it returned; a lookup may have come before that, synchronously). At the end,
+   * a lookup beyond them is one that no call asked for.
+   */
+  checkLookups(state, final = false) {
+    const { lookups, expectedLookups } = state;
+    const upTo = Math.min(lookups.length, expectedLookups.length);
+    for (let i = state.lookupsChecked || 0; i < upTo; i++) {
+      const made = lookups[i];
+      const expected = expectedLookups[i];
+      if (expected.hostname !== made.hostname || expected.family !== made.family) {
+        this.finding('lookup-order', `a ${state.type} socket looked up ${describe(made.hostname)} in family ${made.family} where ${describe(expected.hostname)} in family ${expected.family} (${expected.method}()) was next`);
+      }
+    }
+    state.lookupsChecked = upTo;
+    if (final && lookups.length > expectedLookups.length) {
+      const made = lookups[expectedLookups.length];
+      this.finding('lookup-unexpected', `a ${state.type} socket looked up ${describe(made.hostname)} (family ${made.family}), which no call of it named`);
+    }
   }
 
   /** Aborts the signal of the socket in slot, which must close it. */
@@ -517,8 +533,9 @@ class Runtime {
   }
 
   async startSink() {
-    const socket = api.createSocket('udp6');
-    this.sink = { k: 'sink', socket, type: 'udp6', maxMessageSize: 65535, closeCalled: false, closeEvents: 0, listening: 0, lastRinfo: undefined };
+    this.sink = this.newState('sink', {});
+    const socket = api.createSocket(this.withOwnLookup(this.sink, 'udp6'));
+    Object.assign(this.sink, { socket, type: 'udp6' });
     this.watch(this.sink);
     socket.on('message', (msg, rinfo) => { this.sink.lastRinfo = rinfo; });
     await new Promise((resolve, reject) => {
@@ -649,6 +666,12 @@ class Runtime {
       if (!this.lookupErrors.has(error)) this.checkShape(error, `'error' event of ${name}`);
       if (isArgumentError(error) && !(state.how && MISBEHAVING_LOOKUPS.has(state.how.lookup))) {
         this.finding('argument-error-asynchronous', `'error' event: ${errorText(error)}`);
+      }
+      // A connect() without a callback fails by 'error'.
+      const connecting = state.conn === 'connecting' && state.connectRecord && state.connectRecord.callbacks.length === 0;
+      if (connecting && (error.syscall === 'connect' || this.lookupErrors.has(error) || MISBEHAVING_LOOKUPS.has(state.how.lookup))) {
+        state.conn = 'none';
+        state.connectRecord = undefined;
       }
       if (state.how && state.how.onError) this.reactOnce(state, state.how.onError);
     }));
@@ -841,19 +864,18 @@ class Runtime {
       }
     }
     if (method === 'sendBatch' && Array.isArray(actual[0]) && !this.opaque.has(actual[0])) record.batchSize = actual[0].length;
-    // The lookup this call must make, expected before the call: a lookup may answer at once.
-    const named = this.namedAddress(method, actual);
-    const expectation = record.expectations.length === 1 && record.expectations[0].lookup;
-    const lookup = expectation || (named && { hostname: named, family: state.type === 'udp6' ? 6 : 4, method });
-    const lookupAt = state.expectedLookups.length;
-    if (lookup && !record.closedAtCall) state.expectedLookups.push(lookup);
     try {
       record.returned = method === 'sendmsg' ? api.sendmsg(state.socket, ...actual) : state.socket[method](...actual);
     } catch (error) {
       record.threw = error;
     }
-    if (lookup && record.threw && state.lookups.length <= lookupAt && state.expectedLookups.length === lookupAt + 1) state.expectedLookups.pop();
     this.end(record);
+    // The name this call must have the socket look up, once it returned.
+    const named = this.namedAddress(method, actual);
+    const expectation = record.expectations.length === 1 && record.expectations[0].lookup;
+    const lookup = expectation || (named && { hostname: named, family: state.type === 'udp6' ? 6 : 4, method });
+    if (lookup && !record.threw) state.expectedLookups.push(lookup);
+    this.checkLookups(state);
     this.judge(state, record, actual);
     return record.returned;
   }
@@ -976,7 +998,7 @@ class Runtime {
       if (error && error.code === 'ENOTFOUND') this.finding('lookup-error-changed', `${what} got an ENOTFOUND that is not the lookup's own error`);
       return;
     }
-    const named = record.expectations && record.expectations.some((verdict) => verdict.lookup);
+    const named = record.sends.some((send) => addresses.isHostName(send.address));
     if (!named && !this.namedAddress(record.method, record.args || [])) {
       this.finding('lookup-error-misrouted', `${what} got the error of a lookup though it named no host`);
     }
@@ -1065,8 +1087,11 @@ class Runtime {
         } else if (a1 === undefined || typeof a1 === 'function') sends = [{ msg, hasDestination: false }];
         else sends = [{ msg, hasDestination: typeof a1 === 'number' && typeof a2 === 'string' ? true : undefined }];
       } else if (a4 || (a3 && typeof a3 !== 'function')) {
-        // send(msg, offset, length, port, address?, cb?), as dgram tells the forms apart
-        sends = [{ msg, hasDestination: true, port: a3, address: unlessCallback(a4), offset: [a1, a2] }];
+        // send(msg, offset, length, port, address?, cb?), as dgram tells the forms apart. With a
+        // port that is no number, the package reads the port form (address: the length), dgram
+        // this one: both throw, each for another argument; not judged.
+        const hasDestination = typeof a3 === 'number' ? true : undefined;
+        sends = [{ msg, hasDestination, port: a3, address: unlessCallback(a4), offset: [a1, a2] }];
       } else if (a1 === undefined || typeof a1 === 'function') sends = [{ msg, hasDestination: false }];
       else sends = [{ msg, hasDestination: true, port: a1, address: unlessCallback(a2) }];
     }
@@ -1085,7 +1110,15 @@ class Runtime {
    */
   expectSend(state, method, send) {
     const either = { verdict: 'either' };
-    if (send.opaque || send.hasDestination === undefined || state.conn === 'connecting') return either;
+    if (send.opaque || send.hasDestination === undefined) return either;
+    if (state.conn === 'connecting') {
+      // Connected or not, for the socket, depends on whether its connect() has resolved: not
+      // judged; a send to a name that returned was not taken as connected, and looks it up.
+      if (method !== 'send' || typeof send.address !== 'string' || !addresses.isHostName(send.address)) return either;
+      const source = typeof send.localAddress === 'string' ? addresses.classifySource(send.localAddress) : undefined;
+      const family = (source && source.family) || (state.type === 'udp6' ? 6 : 4);
+      return { verdict: 'either', lookup: { hostname: send.address, family, method } };
+    }
     const socketFamily = state.type === 'udp6' ? 6 : 4;
     const problems = []; // [code, why]
     let uncertain = false;
@@ -1410,7 +1443,7 @@ class Runtime {
       // dgram: a missing group is ERR_MISSING_ARGS.
       if (args[0] === undefined || args[0] === null || args[0] === '') {
         if (!threw) this.finding('accepted-bad-argument', `${name} accepted the group ${describe(args[0])}`);
-        else if (threw.code !== 'ERR_MISSING_ARGS') this.finding('wrong-error-code', `${name}(${describe(args[0])}) threw ${threw.code}; dgram throws ERR_MISSING_ARGS`);
+        else if (threw.code !== 'ERR_MISSING_ARGS') this.finding('wrong-error-code', `${method}(${describe(args[0])}) on a ${state.type} socket threw ${threw.code}; dgram throws ERR_MISSING_ARGS`);
       }
       const group = args[0];
       if (!threw && typeof group === 'string' && state.type === 'udp4' && group.includes(':') && !/^::ffff:/i.test(group)) {
@@ -1496,6 +1529,7 @@ class Runtime {
     await delay(SETTLE_MS);
     this.checkCallbacks();
     this.checkTags();
+    for (const state of this.slots) if (state) this.checkLookups(state, true);
     for (const disposal of this.disposals) {
       if (!disposal.settled) this.finding('dispose-unsettled', '[Symbol.asyncDispose]() never settled', { step: disposal.step });
     }
