@@ -37,7 +37,7 @@ import { InterfaceChoice, InterfaceSelector, interfaceChoice, selectedIndex } fr
 import { UdpHandle, binding } from './native';
 import { Receiver, RemoteInfo } from './receive';
 import { DEFAULT_SEND_QUEUE_LIMIT, PendingSend, SendCallback, SendQueue } from './send-queue';
-import { Destination, makeBindAddress, makeDestination, writeIp, writeRecord } from './send-record';
+import { Destination, makeBindAddress, makeDestination, sourceArgument, writeIp, writeRecord } from './send-record';
 
 export type { SendCallback } from './send-queue';
 export type { RemoteInfo } from './receive';
@@ -834,7 +834,7 @@ export class Socket extends EventEmitter {
       // Judged now all the same; the name is then looked up in the source's family.
       let family = this.family;
       if (localAddress !== undefined) {
-        family = ipArgument(localAddress, 'localAddress').family;
+        family = sourceArgument(localAddress).family;
         if (family === 6 && this.family === 4) {
           throw invalidArgValue('localAddress', localAddress, 'must be an IPv4 address on a udp4 socket');
         }

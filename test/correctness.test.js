@@ -135,6 +135,16 @@ describe('safety and correctness (review regressions)', function () {
       }
     });
 
+    it('a localAddress whose zone names no interface is ERR_INVALID_ARG_VALUE, as a destination\'s, also before a lookup', async function () {
+      const { port } = await serverAndClient('udp6');
+      const client = open({ type: 'udp6', lookup: (hostname, family, callback) => process.nextTick(callback, null, '::1', 6) });
+      for (const address of ['::1', 'localhost']) {
+        assert.throws(() => client.send('x', { port, address, localAddress: '::1%nosuch0' }),
+          { code: 'ERR_INVALID_ARG_VALUE', message: /localAddress.*nosuch0/ }, address);
+      }
+      assert.throws(() => client.send('x', { port, address: '::1%nosuch0' }), { code: 'ERR_INVALID_ARG_VALUE' }, 'the destination\'s');
+    });
+
     it('a 45-character v4-mapped literal goes to the host it names, whole', async function () {
       const { server, port } = await serverAndClient('udp6');
       const client = open('udp6');

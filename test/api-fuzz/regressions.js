@@ -312,4 +312,19 @@ module.exports = [
     program: { steps: alone("R.call(0, 'addMembership', [])", "R.call(0, 'dropMembership', [null, '127.0.0.1'])") },
     check: (report) => threwCode(report, 'addMembership', /^ERR_MISSING_ARGS$/) || threwCode(report, 'dropMembership', /^ERR_MISSING_ARGS$/),
   },
+  {
+    name: 'a localAddress whose zone names no interface',
+    expect: "ERR_INVALID_ARG_VALUE at once, as for a destination's zone (also when the destination " +
+      'is a name, judged before its lookup); it was accepted and the zone ignored (fuzz:api seed 1351)',
+    program: {
+      steps: [
+        step("R.create(0, 'udp6', { listener: 'on', lookup: 'async' })"),
+        step("R.call(0, 'bind', [0, '::1', R.CB])"),
+        step("R.call(0, 'sendBatch', [[{ msg: R.payload(20, 0), port: R.sinkPort(), address: '::1', localAddress: '::1%nosuchif' }], R.CB])"),
+        step("R.call(0, 'send', [R.payload(20, 0), { port: R.sinkPort(), address: 'localhost', localAddress: '::1%nosuchif' }, R.CB])"),
+        step('', { gap: 20 }),
+      ],
+    },
+    check: (report) => threwCode(report, 'sendBatch', /^ERR_INVALID_ARG_VALUE$/) || threwCode(report, 'send', /^ERR_INVALID_ARG_VALUE$/),
+  },
 ];
