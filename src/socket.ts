@@ -255,7 +255,15 @@ export class Socket extends EventEmitter {
       if (listening) this.once('listening', listening);
     };
     if (parseIp(bindAddress) === null && isHostName(bindAddress)) {
-      this.resolve(bindAddress, this.family, finish, (error) => process.nextTick(() => this.emitUnlessClosed('error', error)));
+      const failed = (error: Error) => process.nextTick(() => this.emitUnlessClosed('error', error));
+      this.resolve(bindAddress, this.family, (ip) => {
+        // The lookup may answer with no address this socket can bind: 'error', as in dgram.
+        try {
+          finish(ip);
+        } catch (error) {
+          failed(error as Error);
+        }
+      }, failed);
     } else {
       finish(bindAddress);
     }

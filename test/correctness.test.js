@@ -340,6 +340,21 @@ describe('safety and correctness (review regressions)', function () {
       assert.deepStrictEqual(events, ['callback', 'close']);
     });
 
+    it('bind() to a name whose lookup answers no address for the socket emits "error", and what waits behind it goes on', async function () {
+      for (const [answer, code] of [['not an address', 'ERR_INVALID_IP_ADDRESS'], ['::1', 'ERR_INVALID_ARG_VALUE']]) {
+        for (const when of ['at once', 'next tick']) {
+          const lookup = (hostname, family, callback) => (when === 'at once' ? callback(null, answer, family) : process.nextTick(callback, null, answer, family));
+          const socket = open({ type: 'udp4', lookup });
+          const events = [];
+          socket.on('error', (error) => events.push(`error ${error.code}`));
+          socket.bind(0, 'localhost');
+          socket.send('x', 9, '127.0.0.1', (error) => events.push(`send ${error ? error.code : 'sent'}`));
+          await sleep(20);
+          assert.deepStrictEqual(events, [`error ${code}`, 'send sent'], `${answer}, ${when}`);
+        }
+      }
+    });
+
     it('a failed bind(port, callback) leaves no listener; a later bind calls only its own', async function () {
       const taken = open('udp4');
       const port = await bound(taken, 0, '127.0.0.1');

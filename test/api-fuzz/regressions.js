@@ -327,4 +327,18 @@ module.exports = [
     },
     check: (report) => threwCode(report, 'sendBatch', /^ERR_INVALID_ARG_VALUE$/) || threwCode(report, 'send', /^ERR_INVALID_ARG_VALUE$/),
   },
+  {
+    name: "bind() to a name whose lookup answers '127.0.0.1%lo' (the 'bad-address' lookup's first answer for slot 0)",
+    expect: "an 'error' event (ERR_INVALID_IP_ADDRESS), as dgram's bind emits one; the error was " +
+      "thrown from inside the lookup's callback: an uncaught exception (found by probing the " +
+      "fuzzer's misbehaving lookups)",
+    program: {
+      steps: [
+        step("R.create(0, 'udp4', { listener: 'on', lookup: 'bad-address' })"),
+        step("R.call(0, 'bind', [0, 'localhost', R.CB])"),
+        step('', { gap: 20 }),
+      ],
+    },
+    check: (report) => (report.stats.codes.ERR_INVALID_IP_ADDRESS === 1 ? null : `error codes seen: ${JSON.stringify(report.stats.codes)}`),
+  },
 ];
