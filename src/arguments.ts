@@ -10,6 +10,48 @@ export type Chunks = Uint8Array | Uint8Array[];
 
 const EMPTY = new Uint8Array(0);
 
+// A view's bounds as the engine knows them. Its own properties may lie (a `byteLength` or
+// `byteOffset` defined on the object): the getters of the prototypes read the internal slots.
+type Getter<T> = (this: unknown) => T;
+function intrinsicGetter<T>(prototype: object, name: string): Getter<T> {
+  return Object.getOwnPropertyDescriptor(prototype, name)?.get as Getter<T>;
+}
+const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const typedArrayBuffer = intrinsicGetter<ArrayBufferLike>(typedArrayPrototype, 'buffer');
+const typedArrayOffset = intrinsicGetter<number>(typedArrayPrototype, 'byteOffset');
+const typedArrayLength = intrinsicGetter<number>(typedArrayPrototype, 'byteLength');
+const dataViewBuffer = intrinsicGetter<ArrayBufferLike>(DataView.prototype, 'buffer');
+const dataViewOffset = intrinsicGetter<number>(DataView.prototype, 'byteOffset');
+const dataViewLength = intrinsicGetter<number>(DataView.prototype, 'byteLength');
+
+/** The bytes a view (other than a Uint8Array) really covers. */
+function viewBytes(view: ArrayBufferView): Uint8Array {
+  if (types.isDataView(view)) {
+    const buffer = dataViewBuffer.call(view);
+    // A view whose buffer was transferred has no bytes: dgram sends an empty datagram for it,
+    // and so does this. A DataView's getters throw when it is detached, or out of the bounds
+    // of a resizable buffer that shrank: it has no bytes either.
+    if (buffer.byteLength === 0) return EMPTY;
+    let offset: number;
+    let length: number;
+    try {
+      offset = dataViewOffset.call(view);
+      length = dataViewLength.call(view);
+    } catch {
+      return EMPTY;
+    }
+    return new Uint8Array(buffer, offset, length);
+  }
+  // A typed array's getters say 0 when it is detached or out of bounds.
+  const length = typedArrayLength.call(view);
+  return length === 0 ? EMPTY : new Uint8Array(typedArrayBuffer.call(view), typedArrayOffset.call(view), length);
+}
+
+/** A Uint8Array's length as the engine knows it (an own `length` property may lie). */
+function byteCount(bytes: Uint8Array): number {
+  return typedArrayLength.call(bytes);
+}
+
 /**
  * The bytes of one buffer of a message. Only a real Uint8Array passes as itself: a Proxy of
  * one, or an object that merely has its prototype, is not a view the addon can read.
@@ -17,12 +59,7 @@ const EMPTY = new Uint8Array(0);
 function toBytes(value: unknown, name: string): Uint8Array {
   if (types.isUint8Array(value)) return value;
   if (typeof value === 'string') return Buffer.from(value);
-  if (ArrayBuffer.isView(value)) {
-    // A view whose buffer was transferred has no bytes (and a detached DataView throws on
-    // byteLength): dgram sends an empty datagram for it, and so does this.
-    if (value.buffer.byteLength === 0) return EMPTY;
-    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  }
+  if (ArrayBuffer.isView(value)) return viewBytes(value);
   throw invalidArgType(
     name,
     'of type string or an instance of Buffer, TypedArray, or DataView, or an array of them',
@@ -33,7 +70,7 @@ function toBytes(value: unknown, name: string): Uint8Array {
 /** A Uint8Array, or a gather list of them sent as one datagram (a fresh, dense array). */
 export function toChunks(msg: unknown): Chunks {
   // dgram names the message 'buffer' in its errors.
-  if (!Array.isArray(msg)) return toBytes(msg, 'buffer');
+  if (!isArray(msg)) return toBytes(msg, 'buffer');
   const length = msg.length;
   if (length > binding.maxGatherBuffers) {
     throw outOfRange('buffer.length', `<= ${binding.maxGatherBuffers} buffers in a gather list`, length);
@@ -41,6 +78,15 @@ export function toChunks(msg: unknown): Chunks {
   const chunks = new Array<Uint8Array>(length);
   for (let i = 0; i < length; i++) chunks[i] = toBytes(msg[i], 'buffer');
   return chunks;
+}
+
+/** Array.isArray, false for a revoked Proxy (for which Array.isArray throws). */
+export function isArray(value: unknown): value is unknown[] {
+  try {
+    return Array.isArray(value);
+  } catch {
+    return false;
+  }
 }
 
 export function validatePort(value: unknown, name: string, allowZero: boolean): number {
@@ -91,7 +137,8 @@ export function sliceChunks(chunks: Chunks, offset: unknown, length: unknown): U
   if (typeof offset !== 'number') throw invalidArgType('offset', 'of type number', offset);
   if (typeof length !== 'number') throw invalidArgType('length', 'of type number', length);
   // dgram's checks and errors (its sliceBuffer).
-  if (!Number.isInteger(offset) || offset < 0 || offset > chunks.length) throw bufferOutOfBounds('offset');
-  if (!Number.isInteger(length) || length < 0 || offset + length > chunks.length) throw bufferOutOfBounds('length');
+  const size = byteCount(chunks);
+  if (!Number.isInteger(offset) || offset < 0 || offset > size) throw bufferOutOfBounds('offset');
+  if (!Number.isInteger(length) || length < 0 || offset + length > size) throw bufferOutOfBounds('length');
   return chunks.subarray(offset, offset + length);
 }

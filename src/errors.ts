@@ -56,8 +56,13 @@ function describe(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
   if (typeof value === 'object') {
-    const name = (value as object).constructor?.name;
-    return name ? `an instance of ${name}` : 'an object';
+    let name: unknown;
+    try {
+      name = (value as object).constructor?.name;
+    } catch {
+      // a revoked Proxy throws on every read
+    }
+    return typeof name === 'string' && name !== '' ? `an instance of ${name}` : 'an object';
   }
   let shown = String(value);
   if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;

@@ -38,7 +38,7 @@ export function makeDestination(
   }
   let source: ParsedIp | undefined;
   if (localAddress !== undefined) {
-    source = ipArgument(localAddress, 'localAddress');
+    source = sourceArgument(localAddress);
     if (source.family !== ip.family) {
       throw invalidArgValue('localAddress', localAddress,
         `must be an IPv${ip.family} address to send to ${address}`);
@@ -53,6 +53,16 @@ export function makeDestination(
     source,
     interfaceIndex: interfaceIndex ?? 0,
   };
+}
+
+/**
+ * A localAddress, parsed. A zone name is judged as a destination's is (a name no interface has
+ * is ERR_INVALID_ARG_VALUE); the zone does not choose the link, interfaceIndex does.
+ */
+export function sourceArgument(localAddress: string): ParsedIp {
+  const source = ipArgument(localAddress, 'localAddress');
+  if (source.zoneName !== undefined) scopeOf(source, localAddress, 'localAddress');
+  return source;
 }
 
 /** A parsed bind address: the same record, with no source or interface. */

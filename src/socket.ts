@@ -8,6 +8,7 @@ import { EventEmitter } from 'events';
 import { ParsedIp, ipArgument, isIPv6LinkLocal, isUnspecified, parseIp } from './address';
 import {
   Chunks,
+  isArray,
   sliceChunks,
   toChunks,
   validateBufferSize,
@@ -36,7 +37,7 @@ import { InterfaceChoice, InterfaceSelector, interfaceChoice, selectedIndex } fr
 import { SendRecord, UdpHandle, binding } from './native';
 import { Receiver, RemoteInfo } from './receive';
 import { DEFAULT_SEND_QUEUE_LIMIT, PendingSend, SendCallback, SendQueue, sendError } from './send-queue';
-import { Destination, makeBindAddress, makeDestination, writeIp, writeRecord } from './send-record';
+import { Destination, makeBindAddress, makeDestination, sourceArgument, writeIp, writeRecord } from './send-record';
 
 export type { SendCallback } from './send-queue';
 export type { RemoteInfo } from './receive';
@@ -153,6 +154,8 @@ export class Socket extends EventEmitter {
   private handle: UdpHandle | undefined;
   private bound = false;
   private connectedTo: Destination | undefined;
+  // A connect() is under way (its name is looked up): another one is refused, as in dgram.
+  private connecting = false;
   private readonly receiver = new Receiver();
   private readonly sends: SendQueue;
   private readonly lookup: LookupFunction;
@@ -162,6 +165,9 @@ export class Socket extends EventEmitter {
   // While a host name is looked up (for bind, connect or a send), what comes after it waits
   // here, in order, as in dgram; undefined when nothing is looked up.
   private held: Held[] | undefined;
+  // How to fail the operation whose name is being looked up (close() cancels it, as the held
+  // ones); undefined when no lookup is under way.
+  private lookingUp: ((error: Error) => void) | undefined;
 
   constructor(options: SocketOptions | SocketType, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) {
     super();
@@ -258,7 +264,15 @@ export class Socket extends EventEmitter {
       if (listening) this.once('listening', listening);
     };
     if (parseIp(bindAddress) === null && isHostName(bindAddress)) {
-      this.resolve(bindAddress, this.family, finish, (error) => process.nextTick(() => this.emitUnlessClosed('error', error)));
+      const failed = (error: Error) => process.nextTick(() => this.emitUnlessClosed('error', error));
+      this.resolve(bindAddress, this.family, (ip) => {
+        // The lookup may answer with no address this socket can bind: 'error', as in dgram.
+        try {
+          finish(ip);
+        } catch (error) {
+          failed(error as Error);
+        }
+      }, failed);
     } else {
       finish(bindAddress);
     }
@@ -325,38 +339,51 @@ export class Socket extends EventEmitter {
       callback = address;
       address = undefined;
     }
-    const peer = address || (this.family === 6 ? '::1' : '127.0.0.1');
+    // As dgram: no address, or '', is loopback; any other value that is no string is refused.
+    const peer = address === undefined || address === '' ? (this.family === 6 ? '::1' : '127.0.0.1') : address;
     if (typeof peer !== 'string') throw invalidArgType('address', 'of type string', peer);
     if (callback !== undefined && typeof callback !== 'function') {
       throw invalidArgType('callback', 'of type function', callback);
     }
     this.openHandle();
-    if (this.connectedTo !== undefined) throw isConnected();
-    const done = (error?: Error) => process.nextTick(() => {
-      if (this.handle === undefined) return;
-      if (callback) callback(error);
-      else if (error) this.emit('error', error);
-      if (!error) this.emit('connect');
-    });
-    const finish = (ip: string) => {
+    if (this.connectedTo !== undefined || this.connecting) throw isConnected();
+    // An IP literal is judged now, as send() judges it: a bad one throws here, not later.
+    const named = parseIp(peer) === null && isHostName(peer);
+    const literal = named ? undefined : makeDestination(this.family, peerPort, peer, undefined, undefined);
+    this.connecting = true;
+    const done = (error?: Error) => {
+      this.connecting = false;
+      process.nextTick(() => {
+        if (this.handle === undefined) return;
+        if (callback) callback(error);
+        else if (error) this.emit('error', error);
+        // The callback may have closed the socket: then no event follows.
+        if (!error && this.handle !== undefined) this.emit('connect');
+      });
+    };
+    const connectTo = (destination: Destination) => {
       if (this.handle === undefined) return;
       const failure = this.bindImplicitly();
       if (failure) return done(failure);
-      let destination: Destination;
-      try {
-        destination = makeDestination(this.family, peerPort, ip, undefined, undefined);
-      } catch (error) {
-        return done(error as Error);
-      }
       writeRecord(this.sends.records, 0, destination);
       const result = this.openHandle().connect();
       if (result) return done(systemError(result, 'connect', peer, peerPort));
       this.connectedTo = destination;
       return done();
     };
-    if (parseIp(peer) === null && isHostName(peer)) this.resolve(peer, this.family, finish, done);
-    else if (!this.holdIfLookingUp({ run: () => finish(peer), cancel: done })) finish(peer);
+    if (literal === undefined) {
+      this.resolve(peer, this.family, (ip) => {
+        let destination: Destination;
+        try {
+          destination = makeDestination(this.family, peerPort, ip, undefined, undefined);
+        } catch (error) {
+          return done(error as Error); // the lookup answered with no address for this socket
+        }
+        return connectTo(destination);
+      }, done);
+    } else if (!this.holdIfLookingUp({ run: () => connectTo(literal), cancel: done })) connectTo(literal);
   }
+
 
   /** Dissolves connect()'s association. */
   disconnect(): void {
@@ -451,7 +478,8 @@ export class Socket extends EventEmitter {
    * send(). Every entry is checked before any is sent. Destinations are IP literals.
    */
   sendBatch(messages: ReadonlyArray<BatchMessage>, callback?: BatchCallback): void {
-    if (!Array.isArray(messages)) throw invalidArgType('messages', 'an array', messages);
+    this.openHandle(); // also for an empty batch, which sends nothing
+    if (!isArray(messages)) throw invalidArgType('messages', 'an array', messages);
     const done = validateCallback<BatchCallback>(callback);
     const count = messages.length;
     const results: Array<number | Error> = new Array(count);
@@ -520,16 +548,21 @@ export class Socket extends EventEmitter {
     if (typeof callback === 'function') this.once('close', callback);
     const unsent = this.sends.takeUnsent();
     const held = this.held ?? [];
+    const lookingUp = this.lookingUp;
     this.held = undefined;
+    this.lookingUp = undefined;
     this.handle = undefined;
     this.connectedTo = undefined;
+    this.connecting = false;
     handle.close();
-    // Each unsent datagram's callback gets its error before 'close', each from a tick of its
+    // Each unsent datagram's callback (queued, waiting for its name's lookup, or held behind
+    // one) gets its error before 'close', in the order of the sends, each from a tick of its
     // own, so that one that throws cannot keep the rest, or 'close', from coming. One without a
     // callback is dropped quietly, as dgram drops its queue: an 'error' for it would follow
     // nothing the program can still act on, and no event may follow 'close'.
     const error = closedBeforeSent();
     for (const { callback: sent } of unsent) if (sent) process.nextTick(sent, error);
+    if (lookingUp) lookingUp(error);
     for (const operation of held) operation.cancel(error);
     process.nextTick(() => this.emit('close'));
     return this;
@@ -603,6 +636,8 @@ export class Socket extends EventEmitter {
     const sourceSpecific = syscall.includes('SourceSpecific');
     const groupName = sourceSpecific ? 'groupAddress' : 'multicastAddress';
     if (sourceSpecific && typeof sourceAddress !== 'string') throw invalidArgType('sourceAddress', 'of type string', sourceAddress);
+    // dgram: a falsy group (a missing one too) is missing, for addMembership and dropMembership.
+    if (!sourceSpecific && !groupAddress) throw missingArgs(groupName);
     if (typeof groupAddress !== 'string') throw invalidArgType(groupName, 'of type string', groupAddress);
     if (groupAddress === '') throw missingArgs(groupName);
     const group = ipArgument(groupAddress, groupName);
@@ -710,10 +745,12 @@ export class Socket extends EventEmitter {
   private resolve(hostname: string, family: 4 | 6, done: (ip: string) => void, failed: (error: Error) => void): void {
     if (this.holdIfLookingUp({ run: () => this.resolve(hostname, family, done, failed), cancel: failed })) return;
     this.held = [];
+    this.lookingUp = failed;
     let answered = false;
     const answer = (error: Error | null, address?: string) => {
       if (answered) return;
       answered = true;
+      this.lookingUp = undefined;
       const held = this.held ?? [];
       this.held = undefined;
       if (this.handle === undefined) return; // closed meanwhile: close() cancelled the rest
@@ -846,14 +883,16 @@ export class Socket extends EventEmitter {
       return { chunks, destination: { ...destination, connected: true }, callback: validCallback };
     }
     const port = validatePort(options.port, 'Port', false);
-    // dgram takes a missing or empty address as loopback.
-    const address = options.address || (this.family === 6 ? '::1' : '127.0.0.1');
+    // dgram takes a missing (undefined or null) or empty address as loopback, and refuses any
+    // other value that is no string (0 and false too).
+    const given = options.address;
+    const address = given === undefined || given === null || given === '' ? (this.family === 6 ? '::1' : '127.0.0.1') : given;
     if (typeof address !== 'string') throw invalidArgType('address', 'of type string', address);
     if (parseIp(address) === null && isHostName(address)) {
       // Judged now all the same; the name is then looked up in the source's family.
       let family = this.family;
       if (localAddress !== undefined) {
-        family = ipArgument(localAddress, 'localAddress').family;
+        family = sourceArgument(localAddress).family;
         if (family === 6 && this.family === 4) {
           throw invalidArgValue('localAddress', localAddress, 'must be an IPv4 address on a udp4 socket');
         }

@@ -135,6 +135,16 @@ describe('safety and correctness (review regressions)', function () {
       }
     });
 
+    it('a localAddress whose zone names no interface is ERR_INVALID_ARG_VALUE, as a destination\'s, also before a lookup', async function () {
+      const { port } = await serverAndClient('udp6');
+      const client = open({ type: 'udp6', lookup: (hostname, family, callback) => process.nextTick(callback, null, '::1', 6) });
+      for (const address of ['::1', 'localhost']) {
+        assert.throws(() => client.send('x', { port, address, localAddress: '::1%nosuch0' }),
+          { code: 'ERR_INVALID_ARG_VALUE', message: /localAddress.*nosuch0/ }, address);
+      }
+      assert.throws(() => client.send('x', { port, address: '::1%nosuch0' }), { code: 'ERR_INVALID_ARG_VALUE' }, 'the destination\'s');
+    });
+
     it('a 45-character v4-mapped literal goes to the host it names, whole', async function () {
       const { server, port } = await serverAndClient('udp6');
       const client = open('udp6');
@@ -234,6 +244,26 @@ describe('safety and correctness (review regressions)', function () {
       }
     });
 
+    it('a view whose own byteLength, byteOffset or buffer lies sends the bytes it really has; a revoked Proxy is ERR_INVALID_ARG_TYPE', async function () {
+      // (dgram throws a bare RangeError from its Buffer.from for the first two.)
+      const { server, port, client } = await serverAndClient();
+      const bytes = () => new Uint16Array([0x0101, 0x0202, 0x0303, 0x0404]);
+      const lies = [
+        Object.defineProperty(bytes(), 'byteLength', { value: 2 ** 31 }),
+        Object.defineProperty(bytes(), 'byteOffset', { value: 3 }),
+        Object.defineProperty(bytes(), 'buffer', { value: new ArrayBuffer(1) }),
+      ];
+      for (const view of lies) {
+        client.send(view, port, '127.0.0.1');
+        const [msg] = await nextMessage(server);
+        assert.deepStrictEqual([...msg], [1, 1, 2, 2, 3, 3, 4, 4]);
+      }
+      const { proxy, revoke } = Proxy.revocable(new Uint8Array(4), {});
+      revoke();
+      assert.throws(() => client.send(proxy, port, '127.0.0.1'), { code: 'ERR_INVALID_ARG_TYPE', message: /"buffer"/ });
+      assert.throws(() => client.sendBatch(proxy), { code: 'ERR_INVALID_ARG_TYPE', message: /"messages"/ });
+    });
+
     it('refuses a sparse sendBatch array with ERR_INVALID_ARG_TYPE, outside a listener and inside one', async function () {
       const { server, port, client } = await serverAndClient();
       const sparse = [{ msg: 'a', port, address: '127.0.0.1' }, , { msg: 'c', port, address: '127.0.0.1' }]; // eslint-disable-line no-sparse-arrays
@@ -288,6 +318,44 @@ describe('safety and correctness (review regressions)', function () {
       assert.strictEqual(refused, 5, 'the five past the bound');
       assert.ok(result.results.filter((r) => r === 'sent').length >= 10, 'the queued ones are sent');
       assert.deepStrictEqual(result.results.slice(-5), Array(5).fill('ENOBUFS send'));
+    });
+
+    it('close() while a name is looked up calls back the send that waits for it, before "close" (dgram drops it)', async function () {
+      const socket = open({ type: 'udp4', lookup: () => {} }); // a lookup that never answers
+      const events = [];
+      socket.send('named', 9, 'localhost', (error) => events.push(`named ${error && error.code}`));
+      socket.send('held', 9, '127.0.0.1', (error) => events.push(`held ${error && error.code}`));
+      socket.close(() => events.push('close'));
+      await sleep(20);
+      assert.deepStrictEqual(events, ['named ERR_SOCKET_CLOSED', 'held ERR_SOCKET_CLOSED', 'close']);
+    });
+
+    it('a connect() callback that closes the socket: no "connect" event follows', async function () {
+      const socket = open('udp4');
+      const events = [];
+      socket.on('connect', () => events.push('connect'));
+      socket.on('close', () => events.push('close'));
+      socket.connect(9, '127.0.0.1', () => {
+        events.push('callback');
+        socket.close();
+      });
+      await once(socket, 'close');
+      assert.deepStrictEqual(events, ['callback', 'close']);
+    });
+
+    it('bind() to a name whose lookup answers no address for the socket emits "error", and what waits behind it goes on', async function () {
+      for (const [answer, code] of [['not an address', 'ERR_INVALID_IP_ADDRESS'], ['::1', 'ERR_INVALID_ARG_VALUE']]) {
+        for (const when of ['at once', 'next tick']) {
+          const lookup = (hostname, family, callback) => (when === 'at once' ? callback(null, answer, family) : process.nextTick(callback, null, answer, family));
+          const socket = open({ type: 'udp4', lookup });
+          const events = [];
+          socket.on('error', (error) => events.push(`error ${error.code}`));
+          socket.bind(0, 'localhost');
+          socket.send('x', 9, '127.0.0.1', (error) => events.push(`send ${error ? error.code : 'sent'}`));
+          await sleep(20);
+          assert.deepStrictEqual(events, [`error ${code}`, 'send sent'], `${answer}, ${when}`);
+        }
+      }
     });
 
     it('a failed bind(port, callback) leaves no listener; a later bind calls only its own', async function () {

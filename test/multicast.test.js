@@ -239,6 +239,21 @@ describe('connected sockets and reusePort (loopback)', function () {
     assert.strictEqual(error.code, 'ENOTFOUND');
   });
 
+  for (const [label, udp] of [['sendmsg', sendmsg], ['dgram', dgram]]) {
+    it(`${label}: connect() while an earlier connect() waits for its lookup throws ERR_SOCKET_DGRAM_IS_CONNECTED`, async function () {
+      const lookup = (hostname, family, callback) => setTimeout(() => callback(null, '127.0.0.1', 4), 10);
+      const socket = udp.createSocket({ type: 'udp4', lookup });
+      try {
+        const connected = new Promise((resolve, reject) => socket.connect(9, 'localhost', (error) => (error ? reject(error) : resolve())));
+        assert.throws(() => socket.connect(10, '127.0.0.1'), { code: 'ERR_SOCKET_DGRAM_IS_CONNECTED' });
+        await connected;
+        assert.strictEqual(socket.remoteAddress().port, 9, 'connected to the first peer');
+      } finally {
+        socket.close();
+      }
+    });
+  }
+
   it('dgram and ours both send to "localhost" with the default lookup', async function () {
     for (const udp of [sendmsg, dgram]) {
       const server = udp.createSocket('udp4');

@@ -21,6 +21,8 @@ const BAD_CALLS = [
   ['an unparsable address', (s, p) => s.send('x', p, 'not an ip'), TypeError, 'ERR_INVALID_IP_ADDRESS', 'not an ip'],
   ['a dotted address that is no IPv4 literal (not resolved as 1.2.0.3)', (s, p) => s.send('x', p, '1.2.3'), TypeError, 'ERR_INVALID_IP_ADDRESS', '1.2.3'],
   ['an address of a wrong type', (s, p) => s.send('x', p, 7), TypeError, 'ERR_INVALID_ARG_TYPE', '"address"', true],
+  ['an address of false, which is no loopback', (s, p) => s.send('x', p, false), TypeError, 'ERR_INVALID_ARG_TYPE', '"address"', true],
+  ['an address of 0, which is no loopback', (s, p) => s.send('x', p, 0), TypeError, 'ERR_INVALID_ARG_TYPE', '"address"', true],
   ['an IPv6 destination on udp4', (s, p) => s.send('x', p, '::1'), TypeError, 'ERR_INVALID_ARG_VALUE', 'udp4'],
   ['a localAddress of the other family', (s, p) => s.send('x', { port: p, address: '127.0.0.1', localAddress: '::1' }), TypeError, 'ERR_INVALID_ARG_VALUE', 'localAddress'],
   ['an unparsable localAddress', (s, p) => s.send('x', { port: p, address: '127.0.0.1', localAddress: '1.2.3' }), TypeError, 'ERR_INVALID_IP_ADDRESS', 'localAddress'],
@@ -40,10 +42,17 @@ const BAD_CALLS = [
   ['setRecvBufferSize negative', (s) => s.setRecvBufferSize(-1), TypeError, 'ERR_SOCKET_BAD_BUFFER_SIZE', 'positive', true],
   ['setSendBufferSize of a wrong type', (s) => s.setSendBufferSize('big'), TypeError, 'ERR_SOCKET_BAD_BUFFER_SIZE', 'positive', true],
   ['bind with an fd (not supported: refused, not ignored)', (s) => s.bind({ fd: 3 }), TypeError, 'ERR_INVALID_ARG_VALUE', 'fd'],
+  ['connect to null', (s, p) => s.connect(p, null), TypeError, 'ERR_INVALID_ARG_TYPE', '"address"', true],
+  ['connect to false', (s, p) => s.connect(p, false), TypeError, 'ERR_INVALID_ARG_TYPE', '"address"', true],
+  ['connect to a dotted address that is no IPv4 literal, at once', (s, p) => s.connect(p, '1.2.3'), TypeError, 'ERR_INVALID_IP_ADDRESS', '1.2.3'],
+  ['connect to an IPv4 literal with a zone, at once', (s, p) => s.connect(p, '127.0.0.1%lo'), TypeError, 'ERR_INVALID_IP_ADDRESS', '127.0.0.1%lo'],
+  ['connect to an IPv6 peer on udp4, at once', (s, p) => s.connect(p, '::1'), TypeError, 'ERR_INVALID_ARG_VALUE', 'udp4'],
   ['disconnect when not connected', (s) => s.disconnect(), Error, 'ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected', true],
   ['remoteAddress when not connected', (s) => s.remoteAddress(), Error, 'ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected', true],
   ['addMembership of a non-address', (s) => s.addMembership('nope'), TypeError, 'ERR_INVALID_IP_ADDRESS', 'nope'],
   ['addMembership with no group', (s) => s.addMembership(''), TypeError, 'ERR_MISSING_ARGS', 'multicastAddress', true],
+  ['addMembership without arguments', (s) => s.addMembership(), TypeError, 'ERR_MISSING_ARGS', 'multicastAddress', true],
+  ['dropMembership of null', (s) => s.dropMembership(null), TypeError, 'ERR_MISSING_ARGS', 'multicastAddress', true],
   ['addMembership of a group of a wrong type (dgram: EINVAL)', (s) => s.addMembership(5), TypeError, 'ERR_INVALID_ARG_TYPE', 'multicastAddress'],
   ['sendmsg() with no socket', () => sendmsg.sendmsg({}, 'x', { port: 9 }), TypeError, 'ERR_INVALID_ARG_TYPE', '"socket"'],
 ];
@@ -103,9 +112,11 @@ describe('bad input', function () {
 
   it('use after close: ERR_SOCKET_DGRAM_NOT_RUNNING for every call', async function () {
     const closed = sendmsg.createSocket('udp4');
+    await bound(closed, 0, '127.0.0.1'); // bound: nothing may rely on an implicit bind failing
     await new Promise((resolve) => closed.close(resolve));
     for (const call of [() => closed.send('x', port), () => closed.bind(0), () => closed.address(),
-      () => closed.setBroadcast(true), () => closed.close(), () => closed.reply({ port, address: '127.0.0.1' }, 'x')]) {
+      () => closed.setBroadcast(true), () => closed.close(), () => closed.reply({ port, address: '127.0.0.1' }, 'x'),
+      () => closed.sendBatch([])]) {
       expectError(call, Error, 'ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
     }
   });

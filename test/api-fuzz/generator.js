@@ -104,12 +104,17 @@ function port(g) {
   ])();
 }
 
+// Names the fuzzer's lookup answers, and one it fails (addresses.js HOST_NAMES).
+const NAMES = ['localhost', 'localhost', 'lo2.fuzz.test', 'nowhere.fuzz.test', 'LocalHost.'];
+
 function destination(g, type) {
   return g.random.weighted([
-    [45, () => literal(type === 'udp6' ? g.random.pick(['::1', '127.0.0.1', '::ffff:127.0.0.1']) : '127.0.0.1')],
-    [35, () => literal(g.random.pick(DESTINATIONS).text)],
+    [40, () => literal(type === 'udp6' ? g.random.pick(['::1', '127.0.0.1', '::ffff:127.0.0.1']) : '127.0.0.1')],
+    [30, () => literal(g.random.pick(DESTINATIONS).text)],
+    [10, () => literal(g.random.pick(NAMES))],
     [10, () => literal(mutate(g.random, g.random.pick(DESTINATIONS).text))],
-    [10, () => g.random.pick(['null', 'undefined', '42', '{}', "['127.0.0.1']", "new String('127.0.0.1')", 'true'])],
+    // dgram takes null and undefined as loopback, and refuses every other non-string.
+    [10, () => g.random.pick(['null', 'undefined', '42', '0', 'false', '{}', "['127.0.0.1']", "new String('127.0.0.1')", 'true'])],
   ])();
 }
 
@@ -121,6 +126,7 @@ function source(g) {
 }
 
 const INTERFACE_INDEXES = ['0', '1', '1', '2', '999', '-1', '1.5', '2 ** 31', '2 ** 31 - 1', "'1'", 'NaN', 'null'];
+const INTERFACE_NAMES = ["'lo'", "'lo'", "'nosuchif'", "''", '42', 'null', "'lo\u0000'", "'x'.repeat(300)"];
 
 /** send()'s options object, sometimes with getters, a proxy or a throwing field. */
 function sendOptions(g, k, type) {
@@ -130,8 +136,11 @@ function sendOptions(g, k, type) {
       if (g.random.chance(0.8)) fields.push(`address: ${destination(g, type)}`);
       if (g.random.chance(0.2)) fields.push(`localAddress: ${source(g)}`);
       if (g.random.chance(0.1)) fields.push(`interfaceIndex: ${g.random.pick(INTERFACE_INDEXES)}`);
+      if (g.random.chance(0.08)) fields.push(`interfaceName: ${g.random.pick(INTERFACE_NAMES)}`);
       return `{ ${fields.join(', ')} }`;
     }],
+    // On a connected socket: no destination, perhaps a source or a link.
+    [6, () => g.random.pick(['{}', `{ localAddress: ${source(g)} }`, "{ interfaceName: 'lo' }", '{ interfaceIndex: 1 }'])],
     [3, () => `R.getterOptions(${port(g)}, ${literal(g.random.pick(['127.0.0.1', '::1']))}, ${literal(g.random.pick(['', 'x'.repeat(100), '127.0.0.2']))})`],
     [3, () => `R.throwingOptions(${JSON.stringify(g.random.pick(['port', 'address', 'localAddress', 'interfaceIndex']))})`],
     [2, () => `R.proxy({ port: ${port(g)} })`],
@@ -159,10 +168,14 @@ const withCallback = (g, args) => {
 function send(g, k) {
   const type = g.typeOf(k);
   const msg = message(g, k);
-  const form = g.random.weighted([[55, 'options'], [30, 'port'], [15, 'offset']]);
+  const form = g.random.weighted([[52, 'options'], [28, 'port'], [14, 'offset'], [6, 'connected']]);
   let args;
   if (form === 'options') args = [msg, sendOptions(g, k, type)];
-  else if (form === 'port') {
+  else if (form === 'connected') {
+    // The forms of a connected socket: send(msg, cb?) and send(msg, offset, length, cb?).
+    const length = payloadLength(g);
+    args = g.random.chance(0.6) ? [msg] : [`R.payload(${length}, ${k})`, '0', String(length)];
+  } else if (form === 'port') {
     args = [msg, port(g)];
     if (g.random.chance(0.7)) args.push(destination(g, type));
   } else {
@@ -184,6 +197,7 @@ function batchEntry(g, k) {
       if (g.random.chance(0.6)) fields.push(`address: ${destination(g, type)}`);
       if (g.random.chance(0.15)) fields.push(`localAddress: ${source(g)}`);
       if (g.random.chance(0.05)) fields.push(`interfaceIndex: ${g.random.pick(INTERFACE_INDEXES)}`);
+      if (g.random.chance(0.04)) fields.push(`interfaceName: ${g.random.pick(INTERFACE_NAMES)}`);
       return `{ ${fields.join(', ')} }`;
     }],
     [10, () => g.random.pick(['null', '42', "'x'", 'undefined'])],
@@ -259,6 +273,8 @@ function bind(g, k) {
   return `R.call(${k}, 'bind', [${args.join(', ')}])`;
 }
 
+// The runtime adds its own `lookup` to every socket's options (a type string becomes
+// { type, lookup }), so that no name is ever resolved by DNS.
 const SOCKET_OPTIONS = {
   good: [
     "'udp4'", "'udp6'",
@@ -268,17 +284,74 @@ const SOCKET_OPTIONS = {
     "{ type: 'udp6', maxMessageSize: 1500 }", "{ type: 'udp4', maxMessageSize: 4096 }",
     "{ type: 'udp4', maxMessageSize: 1 }",
     "{ type: 'udp4', sendBufferSize: 4096 }", "{ type: 'udp6', recvBufferSize: 2048, sendBufferSize: 1 }",
+    "{ type: 'udp4', reusePort: true }", "{ type: 'udp6', reusePort: true }",
+    "{ type: 'udp4', sendQueueLimit: 1 }", "{ type: 'udp4', sendQueueLimit: 8, sendBufferSize: 4096 }",
+    "{ type: 'udp6', sendQueueLimit: 32 }",
   ],
+  // Each with the error createSocket must throw (null: any Node-shaped argument error).
   bad: [
-    "'udp5'", "''", 'null', '42', '{}', "{ type: 'UDP4' }", "{ type: 'udp4', maxMessageSize: 0 }",
-    "{ type: 'udp4', maxMessageSize: 65536 }", "{ type: 'udp4', maxMessageSize: 1.5 }",
-    "{ type: 'udp4', maxMessageSize: '100' }", "{ type: 'udp4', recvBufferSize: 0 }",
-    "{ type: 'udp6', sendBufferSize: -1 }", "['udp4']",
+    ["'udp5'", 'ERR_SOCKET_BAD_TYPE'], ["''", 'ERR_SOCKET_BAD_TYPE'], ['null', 'ERR_SOCKET_BAD_TYPE'],
+    ['42', 'ERR_SOCKET_BAD_TYPE'], ['1', 'ERR_SOCKET_BAD_TYPE'], ['true', 'ERR_SOCKET_BAD_TYPE'],
+    ['{}', 'ERR_SOCKET_BAD_TYPE'], ["{ type: 'UDP4' }", 'ERR_SOCKET_BAD_TYPE'], ["['udp4']", 'ERR_SOCKET_BAD_TYPE'],
+    ["{ type: 'udp4', maxMessageSize: 0 }", 'ERR_OUT_OF_RANGE'],
+    ["{ type: 'udp4', maxMessageSize: 65536 }", 'ERR_OUT_OF_RANGE'], ["{ type: 'udp4', maxMessageSize: 1.5 }", 'ERR_OUT_OF_RANGE'],
+    ["{ type: 'udp4', maxMessageSize: '100' }", 'ERR_INVALID_ARG_TYPE'], ["{ type: 'udp4', recvBufferSize: 0 }", null],
+    ["{ type: 'udp6', sendBufferSize: -1 }", 'ERR_SOCKET_BAD_BUFFER_SIZE'],
+    ["{ type: 'udp4', recvBufferSize: 'x' }", 'ERR_SOCKET_BAD_BUFFER_SIZE'],
+    ["{ type: 'udp4', sendQueueLimit: 0 }", 'ERR_OUT_OF_RANGE'], ["{ type: 'udp6', sendQueueLimit: '8' }", 'ERR_INVALID_ARG_TYPE'],
+    ["{ type: 'udp4', lookup: 42 }", 'ERR_INVALID_ARG_TYPE'], ["{ type: 'udp4', signal: {} }", 'ERR_INVALID_ARG_TYPE'],
   ],
 };
 
 function typeOfOptions(code) {
   return code.includes('udp6') ? 'udp6' : 'udp4';
+}
+
+// ---- multicast: groups and interfaces in dgram's forms and ours ----
+
+const GROUPS = {
+  udp4: ["'224.0.0.251'", "'239.1.2.3'", "'232.1.1.1'", "'127.0.0.1'", "'::ffff:224.0.0.251'"],
+  udp6: ["'ff02::fb'", "'ff15::1234'", "'ff02::fb%lo'", "'224.0.0.251'", "'::1'", "'ff3e::1234'"],
+  bad: ["''", 'undefined', '42', "'nosuch'", "'224.0.0.251%lo'", "'ff02::fb%nosuchif'", 'null'],
+};
+
+function group(g, type) {
+  return g.random.chance(0.85) ? g.random.pick(GROUPS[type]) : g.random.pick(GROUPS.bad);
+}
+
+function multicastInterface(g, type) {
+  return g.random.weighted([
+    [40, () => (type === 'udp6' ? g.random.pick(["'::%lo'", "'::%1'", "'::'"]) : g.random.pick(["'127.0.0.1'", "'0.0.0.0'"]))],
+    [30, () => g.random.pick(['{ interfaceIndex: 1 }', "{ interfaceName: 'lo' }", '{ interfaceIndex: 0 }'])],
+    [30, () => g.random.pick(["'::%nosuchif'", "'127.0.0.2'", "'::1'", '42', "{ interfaceName: 'nosuchif' }",
+      "{ interfaceIndex: 1, interfaceName: 'lo' }", '{ interfaceIndex: -1 }', "'nosuch'", "'127.0.0.1%lo'"])],
+  ])();
+}
+
+function membership(g, k) {
+  const type = g.typeOf(k);
+  const join = g.random.chance(0.7);
+  const withInterface = g.random.chance(0.7);
+  if (g.random.chance(0.3)) {
+    const method = join ? 'addSourceSpecificMembership' : 'dropSourceSpecificMembership';
+    const sourceAddress = type === 'udp6' ? g.random.pick(["'::1'", "'fd00::1'", "'127.0.0.1'"]) : g.random.pick(["'127.0.0.1'", "'127.0.0.2'", "'::1'", '42']);
+    const groupAddress = type === 'udp6' ? g.random.pick(["'ff3e::1234'", "'ff02::fb'", "'232.1.1.1'"]) : g.random.pick(["'232.1.1.1'", "'224.0.0.251'", "''"]);
+    const args = [sourceAddress, groupAddress];
+    if (withInterface) args.push(multicastInterface(g, type));
+    return `R.call(${k}, '${method}', [${args.join(', ')}])`;
+  }
+  const args = [group(g, type)];
+  if (withInterface) args.push(multicastInterface(g, type));
+  return `R.call(${k}, '${join ? 'addMembership' : 'dropMembership'}', [${args.join(', ')}])`;
+}
+
+const CONNECT_ADDRESSES = ["'127.0.0.1'", "'127.0.0.2'", "'::1'", "'::ffff:127.0.0.1'", "'fd00::1'", "'localhost'",
+  "'lo2.fuzz.test'", "'nowhere.fuzz.test'", "''", 'undefined', 'null', '0', "'1.2.3'", "'127.0.0.1%lo'", '42'];
+
+function connect(g, k) {
+  const args = [g.random.weighted([[80, `R.port(${g.anySlot()})`], [8, 'R.sinkPort()'], [12, g.random.pick(BAD_PORTS)]])];
+  if (g.random.chance(0.85)) args.push(g.random.pick(CONNECT_ADDRESSES));
+  return `R.call(${k}, 'connect', [${withCallback(g, args).join(', ')}])`;
 }
 
 // ---- 'message' listener reactions: k is the listening socket's slot, s the socket ----
@@ -301,6 +374,11 @@ const REACTIONS = [
   [3, (g, k) => `R.call(${k}, 'send', [R.payload(24, ${k}), { port: rinfo.port, address: ${destination(g, g.typeOf(k))} }, R.CB])`],
   [1, (g, k) => `R.call(${k}, ${JSON.stringify(g.random.pick(['setTTL', 'setBroadcast', 'unref', 'ref', 'address', 'getSendBufferSize']))}, [64])`],
   [1, (g, k) => `R.call(${k}, 'bind', [0])`],
+  // A name in a listener: its send waits for the lookup, and keeps its place among the batch's.
+  [3, (g, k) => `R.call(${k}, 'send', [R.payload(24, ${k}), rinfo.port, ${literal(g.random.pick(NAMES))}, R.CB]); R.call(${k}, 'send', [R.payload(24, ${k}), rinfo.port, rinfo.address, R.CB])`],
+  [1, (g, k) => `${reply(g, k, 'rinfo')}; R.call(${k}, ${JSON.stringify(g.random.pick(['setTTL', 'setMulticastTTL']))}, [${g.random.pick(['1', '64', '300'])}]); ${reply(g, k, 'rinfo')}`],
+  [1, (g, k) => `R.call(${k}, 'setMulticastInterface', [${multicastInterface(g, g.typeOf(k))}]); ${reply(g, k, 'rinfo')}`],
+  [1, (g, k) => `R.call(${k}, 'connect', [rinfo.port, rinfo.address, R.CB])`],
 ];
 
 // ---- the actions of a program, with their weights ----
@@ -309,9 +387,9 @@ const ACTIONS = [
   [5, 'create', (g) => {
     if (g.types.length >= MAX_SOCKETS) return null;
     const k = g.types.length;
-    const options = g.random.chance(0.9) ? g.random.pick(SOCKET_OPTIONS.good) : g.random.pick(SOCKET_OPTIONS.bad);
+    const [options, expect] = g.random.chance(0.9) ? [g.random.pick(SOCKET_OPTIONS.good), undefined] : g.random.pick(SOCKET_OPTIONS.bad);
     g.types.push(typeOfOptions(options));
-    return g.createStep(k, options);
+    return g.createStep(k, options, expect);
   }],
   [7, 'bind', (g) => bind(g, g.anySlot())],
   [22, 'send', (g) => send(g, g.anySlot())],
@@ -372,6 +450,28 @@ const ACTIONS = [
   }],
   [1, 'gc', () => 'R.gc()'],
   [4, 'wait', () => ''],
+  [4, 'connect', (g) => connect(g, g.anySlot())],
+  [2, 'disconnect', (g) => `R.call(${g.anySlot()}, ${JSON.stringify(g.random.pick(['disconnect', 'disconnect', 'remoteAddress']))}, [])`],
+  [3, 'membership', (g) => membership(g, g.anySlot())],
+  [2, 'multicastInterface', (g) => {
+    const k = g.anySlot();
+    return `R.call(${k}, 'setMulticastInterface', [${multicastInterface(g, g.typeOf(k))}])`;
+  }],
+  [2, 'queue', (g) => `R.call(${g.anySlot()}, ${JSON.stringify(g.random.pick(['getSendQueueSize', 'getSendQueueCount']))}, [])`],
+  [1, 'abort', (g) => `R.abort(${g.anySlot()})`],
+  [1, 'dispose', (g) => `R.dispose(${g.anySlot()})`],
+  [1, 'listInterfaces', () => 'R.listInterfaces()'],
+  // Names between literals: each send keeps its place, whatever the lookup takes.
+  [3, 'names', (g) => {
+    const k = g.anySlot();
+    const target = g.anySlot();
+    const sends = [];
+    for (let i = g.random.int(2, 8); i > 0; i--) {
+      const to = g.random.chance(0.5) ? literal(g.random.pick(NAMES)) : literal(g.typeOf(k) === 'udp6' ? '::1' : '127.0.0.1');
+      sends.push(`R.call(${k}, 'send', [R.payload(${g.random.pick([20, 300])}, ${k}), R.port(${target}), ${to}, R.CB])`);
+    }
+    return sends.join('; ');
+  }],
 ];
 
 class Generator {
@@ -390,14 +490,20 @@ class Generator {
     return this.types[k] || 'udp4';
   }
 
-  createStep(k, options) {
+  /** expect: the code createSocket must throw (bad options), or null for any argument error. */
+  createStep(k, options, expect) {
     const reactions = [];
     for (let i = this.random.int(0, 4); i > 0; i--) reactions.push(this.random.weighted(REACTIONS.map(([weight, make]) => [weight, make]))(this, k));
     const how = { listener: this.random.weighted([[45, 'constructor'], [50, 'on'], [5, 'bad']]) };
     const onError = this.random.weighted([[80, null], [10, 'throw'], [10, 'close']]);
     const onListening = this.random.weighted([[70, null], [15, 'send'], [5, 'close'], [10, 'throw']]);
+    // How the fuzzer's lookup answers this socket (runtime.js lookupFor).
+    how.lookup = this.random.weighted([[35, 'async'], [25, 'delay'], [15, 'sync'], [15, 'mixed'], [4, 'throw'], [3, 'twice'], [2, 'bad-address'], [1, 'never']]);
+    const signal = this.random.weighted([[85, null], [12, 'later'], [3, 'aborted']]);
     if (onError) how.onError = onError;
     if (onListening) how.onListening = onListening;
+    if (signal) how.signal = signal;
+    if (expect !== undefined) how.expect = expect;
     return { code: `R.create(${k}, ${options}, ${JSON.stringify(how).replace(/"(\w+)":/g, '$1: ').replace(/"/g, "'").replace(/,/g, ', ')})`, reactions };
   }
 
