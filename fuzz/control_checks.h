@@ -226,30 +226,9 @@ inline void check_expected(const udp::PacketInfo& actual, const udp::PacketInfo&
   FUZZ_CHECK(false, "%s [%s]: decoded %s, expected %s", what, kDialect.name, got, wanted);
 }
 
-// What a record that gives one destination says (IPv6 pktinfo everywhere; backend_shared.h):
-// a v4-mapped address is IPv4; the destination is also the reply-from address unless multicast.
-inline udp::PacketInfo expect_ipv6_record(const uint8_t address[16], uint32_t interface_index) {
-  udp::PacketInfo info;
-  bool multicast;
-  if (ipv4_mapped(address)) {
-    info.destination_family = 4;
-    std::memcpy(info.destination_address, address + 12, 4);
-    multicast = ipv4_multicast(address + 12);
-  } else {
-    info.destination_family = 6;
-    std::memcpy(info.destination_address, address, 16);
-    multicast = address[0] == 0xff;
-  }
-  if (!multicast) {
-    info.local_family = info.destination_family;
-    std::memcpy(info.local_address, info.destination_address, 16);
-  }
-  info.interface_index = interface_index;
-  return info;
-}
-
 // An IPv4 destination with no reply-from address of its own (FreeBSD IP_RECVDSTADDR, Windows
-// IN_PKTINFO): it is the reply-from address unless multicast or the limited broadcast.
+// IN_PKTINFO, a Linux/macOS IP_PKTINFO whose ipi_spec_dst is zero): it is the reply-from
+// address unless multicast or the limited broadcast.
 inline udp::PacketInfo expect_ipv4_destination(const uint8_t address[4]) {
   udp::PacketInfo info;
   info.destination_family = 4;
@@ -258,6 +237,25 @@ inline udp::PacketInfo expect_ipv4_destination(const uint8_t address[4]) {
     info.local_family = 4;
     std::memcpy(info.local_address, address, 4);
   }
+  return info;
+}
+
+// What a record that gives one destination says (IPv6 pktinfo everywhere; backend_shared.h):
+// a v4-mapped address is IPv4, by the IPv4 rule above; an IPv6 destination is also the
+// reply-from address unless multicast.
+inline udp::PacketInfo expect_ipv6_record(const uint8_t address[16], uint32_t interface_index) {
+  udp::PacketInfo info;
+  if (ipv4_mapped(address)) {
+    info = expect_ipv4_destination(address + 12);
+  } else {
+    info.destination_family = 6;
+    std::memcpy(info.destination_address, address, 16);
+    if (address[0] != 0xff) {
+      info.local_family = 6;
+      std::memcpy(info.local_address, address, 16);
+    }
+  }
+  info.interface_index = interface_index;
   return info;
 }
 
@@ -309,9 +307,9 @@ inline void check_decoded(const uint8_t* control, size_t length, const udp::Pack
   if (dfam == 4) {
     const uint8_t* d = info.destination_address;
     if (lfam == 0) {
-      // No reply-from address: only a multicast (or, from a destination-only record, the
-      // limited broadcast) destination leaves it to the stack.
-      FUZZ_CHECK(ipv4_multicast(d) || (!kDialect.ipv4_reply_from && ipv4_limited_broadcast(d)),
+      // No reply-from address: only a multicast or limited broadcast destination (from a
+      // destination-only record, or an IP_PKTINFO with no ipi_spec_dst) leaves it to the stack.
+      FUZZ_CHECK(ipv4_multicast(d) || ipv4_limited_broadcast(d),
                  "no reply-from address for a unicast IPv4 destination: %s", text);
     } else if (!kDialect.ipv4_reply_from) {
       // FreeBSD and Windows records give only the destination, so the reply-from address is it.
@@ -530,11 +528,16 @@ inline void check_model(Reader& in) {
     put_u32(r.payload, index);  // ipi_ifindex, ipi_spec_dst, ipi_addr
     std::memcpy(r.payload + 4, reply_from, 4);
     std::memcpy(r.payload + 8, destination, 4);
-    expected = udp::PacketInfo{};
-    expected.destination_family = 4;
-    std::memcpy(expected.destination_address, destination, 4);
-    expected.local_family = 4;
-    std::memcpy(expected.local_address, reply_from, 4);
+    if (all_zero(reply_from, 4)) {
+      // No ipi_spec_dst (as macOS sends it): the destination-only rule.
+      expected = expect_ipv4_destination(destination);
+    } else {
+      expected = udp::PacketInfo{};
+      expected.destination_family = 4;
+      std::memcpy(expected.destination_address, destination, 4);
+      expected.local_family = 4;
+      std::memcpy(expected.local_address, reply_from, 4);
+    }
 #else
     std::memcpy(r.payload, destination, 4);  // ipi_addr, ipi_ifindex
     put_u32(r.payload + 4, index);
