@@ -154,7 +154,9 @@ export class Socket extends EventEmitter {
   private handle: UdpHandle | undefined;
   private bound = false;
   private connectedTo: Destination | undefined;
-  // A connect() is under way (its name is looked up): another one is refused, as in dgram.
+  // A connect() is under way, until its callback (or 'connect' / 'error') is delivered: another
+  // connect() is refused, and disconnect() and remoteAddress() say it is not connected yet, as
+  // in dgram.
   private connecting = false;
   private readonly receiver = new Receiver();
   private readonly sends: SendQueue;
@@ -305,8 +307,8 @@ export class Socket extends EventEmitter {
     const literal = named ? undefined : makeDestination(this.family, peerPort, peer, undefined, undefined);
     this.connecting = true;
     const done = (error?: Error) => {
-      this.connecting = false;
       process.nextTick(() => {
+        this.connecting = false;
         if (this.handle === undefined) return;
         if (callback) callback(error);
         else if (error) this.emit('error', error);
@@ -341,7 +343,7 @@ export class Socket extends EventEmitter {
   /** Dissolves connect()'s association. */
   disconnect(): void {
     const handle = this.openHandle();
-    if (this.connectedTo === undefined) throw notConnected();
+    if (this.connectedTo === undefined || this.connecting) throw notConnected();
     const failure = handle.disconnect();
     if (failure) throw systemError(failure, 'connect');
     this.connectedTo = undefined;
@@ -350,7 +352,7 @@ export class Socket extends EventEmitter {
   /** The connected peer. */
   remoteAddress(): { address: string; family: 'IPv4' | 'IPv6'; port: number } {
     const handle = this.openHandle();
-    if (this.connectedTo === undefined) throw notConnected();
+    if (this.connectedTo === undefined || this.connecting) throw notConnected();
     const result = handle.remoteAddress();
     if ('code' in result) throw systemError(result as NativeErrorInfo, 'getpeername');
     return result;

@@ -341,4 +341,19 @@ module.exports = [
     },
     check: (report) => (report.stats.codes.ERR_INVALID_IP_ADDRESS === 1 ? null : `error codes seen: ${JSON.stringify(report.stats.codes)}`),
   },
+  {
+    name: 'disconnect() in the tick of a connect() to an IP literal',
+    expect: 'throws ERR_SOCKET_DGRAM_NOT_CONNECTED: the socket is connecting until connect() calls back, ' +
+      "as in dgram; it disconnected, and then the connect() callback and 'connect' came on the " +
+      'disconnected socket (fuzz:api seed 6678; seed 5522: a second connect() in that window)',
+    program: {
+      steps: alone(
+        "R.call(0, 'connect', [R.sinkPort(), '127.0.0.2', R.CB])",
+        "R.call(0, 'disconnect', [])",
+        "R.call(0, 'remoteAddress', [])",
+      ),
+    },
+    check: (report) => threwCode(report, 'disconnect', /^ERR_SOCKET_DGRAM_NOT_CONNECTED$/) ||
+      threwCode(report, 'remoteAddress', /^ERR_SOCKET_DGRAM_NOT_CONNECTED$/),
+  },
 ];
