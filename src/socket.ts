@@ -469,7 +469,12 @@ export class Socket extends EventEmitter {
       }
       this.sends.sendMany(sends);
     };
-    if (!this.holdIfLookingUp({ run, cancel: (error) => sends.forEach((s) => this.fail(s.callback, error)) })) run();
+    const cancel = (error: Error) => {
+      // An empty batch has no datagram to fail: none failed, and its callback still comes.
+      if (count === 0 && done) process.nextTick(done, null, results);
+      sends.forEach((s) => this.fail(s.callback, error));
+    };
+    if (!this.holdIfLookingUp({ run, cancel })) run();
   }
 
   /** Sends now or throws: EAGAIN when the socket is full. It does not wait behind queued sends. */

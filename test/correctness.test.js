@@ -327,6 +327,16 @@ describe('safety and correctness (review regressions)', function () {
       assert.deepStrictEqual(events, ['named ERR_SOCKET_CLOSED', 'held ERR_SOCKET_CLOSED', 'close']);
     });
 
+    it('close() while an empty sendBatch() waits behind a lookup still calls it back (no datagram failed)', async function () {
+      const socket = open({ type: 'udp4', lookup: () => {} }); // a lookup that never answers
+      const events = [];
+      socket.send('named', 9, 'localhost', (error) => events.push(`send ${error && error.code}`));
+      socket.sendBatch([], (error, results) => events.push(`batch ${error && error.code} ${results.length}`));
+      socket.close(() => events.push('close'));
+      await sleep(20);
+      assert.deepStrictEqual(events, ['send ERR_SOCKET_CLOSED', 'batch null 0', 'close']);
+    });
+
     it('a connect() callback that closes the socket: no "connect" event follows', async function () {
       const socket = open('udp4');
       const events = [];

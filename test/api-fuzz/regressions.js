@@ -356,4 +356,26 @@ module.exports = [
     check: (report) => threwCode(report, 'disconnect', /^ERR_SOCKET_DGRAM_NOT_CONNECTED$/) ||
       threwCode(report, 'remoteAddress', /^ERR_SOCKET_DGRAM_NOT_CONNECTED$/),
   },
+  {
+    name: 'close() while an empty sendBatch() waits behind the lookup of a name',
+    expect: "its callback is called before 'close', with no error (none of its datagrams failed) and " +
+      "no results; it was never called: close() " +
+      'fails the entries of a held batch, and an empty one has none (fuzz:api seeds 21117, 21305)',
+    program: {
+      steps: [
+        step("R.create(0, 'udp4', { listener: 'on', lookup: 'never' })"),
+        step("R.call(0, 'bind', [0, '127.0.0.1', R.CB])"),
+        step("R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), 'localhost', R.CB])"),
+        step("R.call(0, 'sendBatch', [[], R.CB])"),
+        step("R.call(0, 'close', [R.CB])", { gap: 5 }),
+        step('', { gap: 20 }),
+      ],
+    },
+    check: (report) => {
+      const call = firstCall(report, 'sendBatch');
+      const error = call && call.callbacks[0] && call.callbacks[0].error;
+      if (!call || !call.callbacks[0] || call.callbacks[0].count !== 1) return 'the callback of sendBatch() was not called once';
+      return error === null ? null : `the callback of sendBatch() got ${error}`;
+    },
+  },
 ];

@@ -1097,9 +1097,10 @@ class Runtime {
       } else if (a1 === undefined || typeof a1 === 'function') sends = [{ msg, hasDestination: false }];
       else sends = [{ msg, hasDestination: true, port: a1, address: unlessCallback(a2) }];
     }
-    // dgram's connected form send(msg, cb?) takes send(msg, null, cb) as a null callback (also
-    // while a connect() is under way, when the socket may be connected already).
-    if (method === 'send' && state.conn !== 'none' && args[1] === null && typeof args[2] === 'function') sends[0].callbackIgnored = true;
+    // dgram's connected form send(msg, cb?) takes send(msg, null, ...) as a null callback and
+    // ignores the rest, a callback too (also while a connect() is under way, when the socket may
+    // be connected already).
+    if (method === 'send' && state.conn !== 'none' && args[1] === null) sends[0].callbackIgnored = true;
     for (const send of sends) {
       send.tag = (send.msg !== null && typeof send.msg === 'object' && this.tagged.get(send.msg)) || undefined;
       if (send.tag && send.offset && !(send.offset[0] === 0 && send.offset[1] === send.tag.length)) send.tag.unchecked = true;
