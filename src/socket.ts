@@ -437,11 +437,17 @@ export class Socket extends EventEmitter {
     const done = validateCallback<BatchCallback>(callback);
     const count = messages.length;
     const results: Array<number | Error> = new Array(count);
+    // The error of the first datagram that failed, in the batch's order: one refused for a full
+    // queue fails at once, before those ahead of it are settled.
     let firstError: Error | null = null;
+    let firstErrorAt = count;
     let pending = count;
     const settle = (i: number, error: Error | null, bytes?: number) => {
       results[i] = error ?? (bytes as number);
-      if (error !== null && firstError === null) firstError = error;
+      if (error !== null && i < firstErrorAt) {
+        firstError = error;
+        firstErrorAt = i;
+      }
       if (--pending === 0 && done) done(firstError, results);
     };
     const sends = new Array<PendingSend>(count);

@@ -365,6 +365,13 @@ describe('safety and correctness (review regressions)', function () {
       }
     });
 
+    it('sendBatch() calls back with the error of its first failed datagram in order, not the first to fail', async function () {
+      if (platform.wineDiffers('sendBackpressure')) return;
+      const result = await inNetworkNamespace(this, 'correctness', ['batch-first-error']);
+      if (!result) return;
+      assert.deepStrictEqual(result, { error: 'ERR_SOCKET_CLOSED', results: ['ERR_SOCKET_CLOSED', 'ENOBUFS', 'ENOBUFS'] });
+    });
+
     it('a failed bind(port, callback) leaves no listener; a later bind calls only its own', async function () {
       const taken = open('udp4');
       const port = await bound(taken, 0, '127.0.0.1');

@@ -378,4 +378,20 @@ module.exports = [
       return error === null ? null : `the callback of sendBatch() got ${error}`;
     },
   },
+  {
+    name: 'a sendBatch() past sendQueueLimit in a listener whose callback closes the socket',
+    expect: 'the callback gets the error of the first failed entry in the batch (ERR_SOCKET_CLOSED of ' +
+      'a queued one), not the first error in time (ENOBUFS of a later entry, refused at once) (fuzz:api seed 20499)',
+    program: {
+      steps: [
+        step("R.create(1, { type: 'udp4', sendQueueLimit: 8, sendBufferSize: 4096 }, { listener: 'on', lookup: 'async' })",
+          { reactions: ["R.call(1, 'sendBatch', [R.manyEntries(200, 1, 0, 1400), R.CB_CLOSE])"] }),
+        step("R.call(1, 'bind', [0, '127.0.0.1', R.CB])"),
+        // Seven datagrams to itself, two by name: seven batches, the first closes the socket.
+        step(["'127.0.0.1'", "'127.0.0.1'", "'localhost'", "'127.0.0.1'", "'localhost'", "'127.0.0.1'", "'127.0.0.1'"]
+          .map((to) => `R.call(1, 'send', [R.payload(20, 1), R.port(1), ${to}, R.CB])`).join('; ')),
+        step('', { gap: 100 }),
+      ],
+    },
+  },
 ];
