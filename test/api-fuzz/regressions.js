@@ -31,6 +31,19 @@ const alone = (...calls) => [
   step('', { gap: 50 }),
 ];
 
+/**
+ * A udp4 socket (slot 0) whose lookup never answers, with a send to a name waiting for it,
+ * then the calls given, a close() and a pause: what close() does with what waits.
+ */
+const waitingForName = (...calls) => [
+  step("R.create(0, 'udp4', { listener: 'on', lookup: 'never' })"),
+  step("R.call(0, 'bind', [0, '127.0.0.1', R.CB])"),
+  step("R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), 'localhost', R.CB])"),
+  ...calls.map((code) => step(code)),
+  step("R.call(0, 'close', [R.CB])", { gap: 10 }),
+  step('', { gap: 20 }),
+];
+
 /** The first call of method in the report (made in a listener, if inListener), or undefined. */
 const firstCall = (report, method, inListener = false) =>
   report.calls.find((call) => call.method === method && (!inListener || call.inListener));
@@ -221,16 +234,7 @@ module.exports = [
     name: 'close() while a send waits for the lookup of its name (a lookup that never answers)',
     expect: "the send's callback gets ERR_SOCKET_CLOSED before 'close', as the sends held behind " +
       'it do; it was never called (fuzz:api seeds 127, 208)',
-    program: {
-      steps: [
-        step("R.create(0, 'udp4', { listener: 'on', lookup: 'never' })"),
-        step("R.call(0, 'bind', [0, '127.0.0.1', R.CB])"),
-        step("R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), 'localhost', R.CB])"),
-        step("R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), '127.0.0.1', R.CB])"),
-        step("R.call(0, 'close', [R.CB])", { gap: 10 }),
-        step('', { gap: 20 }),
-      ],
-    },
+    program: { steps: waitingForName("R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), '127.0.0.1', R.CB])") },
     check: (report) => {
       const errors = report.calls.filter((call) => call.method === 'send').map((call) => call.callbacks[0] && call.callbacks[0].error);
       return errors.join() === 'ERR_SOCKET_CLOSED,ERR_SOCKET_CLOSED' ? null : `the sends called back with ${errors.join(', ')}`;
@@ -361,16 +365,7 @@ module.exports = [
     expect: "its callback is called before 'close', with no error (none of its datagrams failed) and " +
       "no results; it was never called: close() " +
       'fails the entries of a held batch, and an empty one has none (fuzz:api seeds 21117, 21305)',
-    program: {
-      steps: [
-        step("R.create(0, 'udp4', { listener: 'on', lookup: 'never' })"),
-        step("R.call(0, 'bind', [0, '127.0.0.1', R.CB])"),
-        step("R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), 'localhost', R.CB])"),
-        step("R.call(0, 'sendBatch', [[], R.CB])"),
-        step("R.call(0, 'close', [R.CB])", { gap: 5 }),
-        step('', { gap: 20 }),
-      ],
-    },
+    program: { steps: waitingForName("R.call(0, 'sendBatch', [[], R.CB])") },
     check: (report) => {
       const call = firstCall(report, 'sendBatch');
       const error = call && call.callbacks[0] && call.callbacks[0].error;

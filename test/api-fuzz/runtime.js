@@ -1259,6 +1259,8 @@ class Runtime {
     if (SEND_METHODS.has(method)) this.judgeSends(state, record);
     if (threw) {
       for (const send of record.sends) if (send.tag) send.tag.status = 'threw';
+      // A send that failed in the kernel (sendmsg(): EMSGSIZE, ...) has bound the socket first.
+      if (SEND_METHODS.has(method) && !isArgumentError(threw) && !(threw instanceof FuzzThrow)) state.mayBeBound = true;
     } else {
       this.judgeReturn(state, record, args, name);
     }
