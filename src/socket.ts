@@ -154,7 +154,9 @@ export class Socket extends EventEmitter {
   private handle: UdpHandle | undefined;
   private bound = false;
   private connectedTo: Destination | undefined;
-  // A connect() is under way (its name is looked up): another one is refused, as in dgram.
+  // A connect() is under way, until its callback (or 'connect' / 'error') is delivered: another
+  // connect() is refused, and disconnect() and remoteAddress() say it is not connected yet, as
+  // in dgram.
   private connecting = false;
   private readonly receiver = new Receiver();
   private readonly sends: SendQueue;
@@ -352,8 +354,8 @@ export class Socket extends EventEmitter {
     const literal = named ? undefined : makeDestination(this.family, peerPort, peer, undefined, undefined);
     this.connecting = true;
     const done = (error?: Error) => {
-      this.connecting = false;
       process.nextTick(() => {
+        this.connecting = false;
         if (this.handle === undefined) return;
         if (callback) callback(error);
         else if (error) this.emit('error', error);
@@ -388,7 +390,7 @@ export class Socket extends EventEmitter {
   /** Dissolves connect()'s association. */
   disconnect(): void {
     const handle = this.openHandle();
-    if (this.connectedTo === undefined) throw notConnected();
+    if (this.connectedTo === undefined || this.connecting) throw notConnected();
     const failure = handle.disconnect();
     if (failure) throw systemError(failure, 'connect');
     this.connectedTo = undefined;
@@ -397,7 +399,7 @@ export class Socket extends EventEmitter {
   /** The connected peer. */
   remoteAddress(): { address: string; family: 'IPv4' | 'IPv6'; port: number } {
     const handle = this.openHandle();
-    if (this.connectedTo === undefined) throw notConnected();
+    if (this.connectedTo === undefined || this.connecting) throw notConnected();
     const result = handle.remoteAddress();
     if ('code' in result) throw systemError(result as NativeErrorInfo, 'getpeername');
     return result;
@@ -483,11 +485,17 @@ export class Socket extends EventEmitter {
     const done = validateCallback<BatchCallback>(callback);
     const count = messages.length;
     const results: Array<number | Error> = new Array(count);
+    // The error of the first datagram that failed, in the batch's order: one refused for a full
+    // queue fails at once, before those ahead of it are settled.
     let firstError: Error | null = null;
+    let firstErrorAt = count;
     let pending = count;
     const settle = (i: number, error: Error | null, bytes?: number) => {
       results[i] = error ?? (bytes as number);
-      if (error !== null && firstError === null) firstError = error;
+      if (error !== null && i < firstErrorAt) {
+        firstError = error;
+        firstErrorAt = i;
+      }
       if (--pending === 0 && done) done(firstError, results);
     };
     const sends = new Array<PendingSend>(count);
@@ -515,7 +523,12 @@ export class Socket extends EventEmitter {
       }
       this.sends.sendMany(sends);
     };
-    if (!this.holdIfLookingUp({ run, cancel: (error) => sends.forEach((s) => this.fail(s.callback, error)) })) run();
+    const cancel = (error: Error) => {
+      // An empty batch has no datagram to fail: none failed, and its callback still comes.
+      if (count === 0 && done) process.nextTick(done, null, results);
+      sends.forEach((s) => this.fail(s.callback, error));
+    };
+    if (!this.holdIfLookingUp({ run, cancel })) run();
   }
 
   /** Sends now or throws: EAGAIN when the socket is full. It does not wait behind queued sends. */

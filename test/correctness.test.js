@@ -330,6 +330,16 @@ describe('safety and correctness (review regressions)', function () {
       assert.deepStrictEqual(events, ['named ERR_SOCKET_CLOSED', 'held ERR_SOCKET_CLOSED', 'close']);
     });
 
+    it('close() while an empty sendBatch() waits behind a lookup still calls it back (no datagram failed)', async function () {
+      const socket = open({ type: 'udp4', lookup: () => {} }); // a lookup that never answers
+      const events = [];
+      socket.send('named', 9, 'localhost', (error) => events.push(`send ${error && error.code}`));
+      socket.sendBatch([], (error, results) => events.push(`batch ${error && error.code} ${results.length}`));
+      socket.close(() => events.push('close'));
+      await sleep(20);
+      assert.deepStrictEqual(events, ['send ERR_SOCKET_CLOSED', 'batch null 0', 'close']);
+    });
+
     it('a connect() callback that closes the socket: no "connect" event follows', async function () {
       const socket = open('udp4');
       const events = [];
@@ -356,6 +366,13 @@ describe('safety and correctness (review regressions)', function () {
           assert.deepStrictEqual(events, [`error ${code}`, 'send sent'], `${answer}, ${when}`);
         }
       }
+    });
+
+    it('sendBatch() calls back with the error of its first failed datagram in order, not the first to fail', async function () {
+      if (platform.wineDiffers('sendBackpressure')) return;
+      const result = await inNetworkNamespace(this, 'correctness', ['batch-first-error']);
+      if (!result) return;
+      assert.deepStrictEqual(result, { error: 'ERR_SOCKET_CLOSED', results: ['ERR_SOCKET_CLOSED', 'ENOBUFS', 'ENOBUFS'] });
     });
 
     it('a failed bind(port, callback) leaves no listener; a later bind calls only its own', async function () {

@@ -254,6 +254,29 @@ describe('connected sockets and reusePort (loopback)', function () {
     });
   }
 
+  for (const [label, udp] of [['sendmsg', sendmsg], ['dgram', dgram]]) {
+    it(`${label}: until connect() calls back, disconnect() and remoteAddress() throw ERR_SOCKET_DGRAM_NOT_CONNECTED`, async function () {
+      const socket = udp.createSocket('udp4');
+      try {
+        const events = [];
+        socket.on('connect', () => events.push('connect'));
+        const connected = new Promise((resolve) => socket.connect(9, '127.0.0.1', (error) => {
+          events.push(`callback ${error ? error.code : 'ok'}`);
+          resolve();
+        }));
+        assert.throws(() => socket.disconnect(), { code: 'ERR_SOCKET_DGRAM_NOT_CONNECTED' });
+        assert.throws(() => socket.remoteAddress(), { code: 'ERR_SOCKET_DGRAM_NOT_CONNECTED' });
+        await connected;
+        assert.strictEqual(socket.remoteAddress().port, 9);
+        socket.disconnect();
+        await delay(10);
+        assert.deepStrictEqual(events.sort(), ['callback ok', 'connect']);
+      } finally {
+        socket.close();
+      }
+    });
+  }
+
   it('dgram and ours both send to "localhost" with the default lookup', async function () {
     for (const udp of [sendmsg, dgram]) {
       const server = udp.createSocket('udp4');

@@ -498,7 +498,7 @@ class Generator {
     const onError = this.random.weighted([[80, null], [10, 'throw'], [10, 'close']]);
     const onListening = this.random.weighted([[70, null], [15, 'send'], [5, 'close'], [10, 'throw']]);
     // How the fuzzer's lookup answers this socket (runtime.js lookupFor).
-    how.lookup = this.random.weighted([[35, 'async'], [25, 'delay'], [15, 'sync'], [15, 'mixed'], [4, 'throw'], [3, 'twice'], [2, 'bad-address'], [1, 'never']]);
+    how.lookup = this.random.weighted([[34, 'async'], [24, 'delay'], [15, 'sync'], [15, 'mixed'], [4, 'throw'], [3, 'twice'], [4, 'bad-address'], [2, 'never']]);
     const signal = this.random.weighted([[85, null], [12, 'later'], [3, 'aborted']]);
     if (onError) how.onError = onError;
     if (onListening) how.onListening = onListening;

@@ -31,6 +31,19 @@ const alone = (...calls) => [
   step('', { gap: 50 }),
 ];
 
+/**
+ * A udp4 socket (slot 0) whose lookup never answers, with a send to a name waiting for it,
+ * then the calls given, a close() and a pause: what close() does with what waits.
+ */
+const waitingForName = (...calls) => [
+  step("R.create(0, 'udp4', { listener: 'on', lookup: 'never' })"),
+  step("R.call(0, 'bind', [0, '127.0.0.1', R.CB])"),
+  step("R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), 'localhost', R.CB])"),
+  ...calls.map((code) => step(code)),
+  step("R.call(0, 'close', [R.CB])", { gap: 10 }),
+  step('', { gap: 20 }),
+];
+
 /** The first call of method in the report (made in a listener, if inListener), or undefined. */
 const firstCall = (report, method, inListener = false) =>
   report.calls.find((call) => call.method === method && (!inListener || call.inListener));
@@ -221,16 +234,7 @@ module.exports = [
     name: 'close() while a send waits for the lookup of its name (a lookup that never answers)',
     expect: "the send's callback gets ERR_SOCKET_CLOSED before 'close', as the sends held behind " +
       'it do; it was never called (fuzz:api seeds 127, 208)',
-    program: {
-      steps: [
-        step("R.create(0, 'udp4', { listener: 'on', lookup: 'never' })"),
-        step("R.call(0, 'bind', [0, '127.0.0.1', R.CB])"),
-        step("R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), 'localhost', R.CB])"),
-        step("R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), '127.0.0.1', R.CB])"),
-        step("R.call(0, 'close', [R.CB])", { gap: 10 }),
-        step('', { gap: 20 }),
-      ],
-    },
+    program: { steps: waitingForName("R.call(0, 'send', [R.payload(20, 0), R.sinkPort(), '127.0.0.1', R.CB])") },
     check: (report) => {
       const errors = report.calls.filter((call) => call.method === 'send').map((call) => call.callbacks[0] && call.callbacks[0].error);
       return errors.join() === 'ERR_SOCKET_CLOSED,ERR_SOCKET_CLOSED' ? null : `the sends called back with ${errors.join(', ')}`;
@@ -340,5 +344,49 @@ module.exports = [
       ],
     },
     check: (report) => (report.stats.codes.ERR_INVALID_IP_ADDRESS === 1 ? null : `error codes seen: ${JSON.stringify(report.stats.codes)}`),
+  },
+  {
+    name: 'disconnect() in the tick of a connect() to an IP literal',
+    expect: 'throws ERR_SOCKET_DGRAM_NOT_CONNECTED: the socket is connecting until connect() calls back, ' +
+      "as in dgram; it disconnected, and then the connect() callback and 'connect' came on the " +
+      'disconnected socket (fuzz:api seed 6678; seed 5522: a second connect() in that window)',
+    program: {
+      steps: alone(
+        "R.call(0, 'connect', [R.sinkPort(), '127.0.0.2', R.CB])",
+        "R.call(0, 'disconnect', [])",
+        "R.call(0, 'remoteAddress', [])",
+      ),
+    },
+    check: (report) => threwCode(report, 'disconnect', /^ERR_SOCKET_DGRAM_NOT_CONNECTED$/) ||
+      threwCode(report, 'remoteAddress', /^ERR_SOCKET_DGRAM_NOT_CONNECTED$/),
+  },
+  {
+    name: 'close() while an empty sendBatch() waits behind the lookup of a name',
+    expect: "its callback is called before 'close', with no error (none of its datagrams failed) and " +
+      "no results; it was never called: close() " +
+      'fails the entries of a held batch, and an empty one has none (fuzz:api seeds 21117, 21305)',
+    program: { steps: waitingForName("R.call(0, 'sendBatch', [[], R.CB])") },
+    check: (report) => {
+      const call = firstCall(report, 'sendBatch');
+      const error = call && call.callbacks[0] && call.callbacks[0].error;
+      if (!call || !call.callbacks[0] || call.callbacks[0].count !== 1) return 'the callback of sendBatch() was not called once';
+      return error === null ? null : `the callback of sendBatch() got ${error}`;
+    },
+  },
+  {
+    name: 'a sendBatch() past sendQueueLimit in a listener whose callback closes the socket',
+    expect: 'the callback gets the error of the first failed entry in the batch (ERR_SOCKET_CLOSED of ' +
+      'a queued one), not the first error in time (ENOBUFS of a later entry, refused at once) (fuzz:api seed 20499)',
+    program: {
+      steps: [
+        step("R.create(1, { type: 'udp4', sendQueueLimit: 8, sendBufferSize: 4096 }, { listener: 'on', lookup: 'async' })",
+          { reactions: ["R.call(1, 'sendBatch', [R.manyEntries(200, 1, 0, 1400), R.CB_CLOSE])"] }),
+        step("R.call(1, 'bind', [0, '127.0.0.1', R.CB])"),
+        // Seven datagrams to itself, two by name: seven batches, the first closes the socket.
+        step(["'127.0.0.1'", "'127.0.0.1'", "'localhost'", "'127.0.0.1'", "'localhost'", "'127.0.0.1'", "'127.0.0.1'"]
+          .map((to) => `R.call(1, 'send', [R.payload(20, 1), R.port(1), ${to}, R.CB])`).join('; ')),
+        step('', { gap: 100 }),
+      ],
+    },
   },
 ];
