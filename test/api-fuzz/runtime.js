@@ -1085,7 +1085,8 @@ class Runtime {
       else if (state.conn === 'connected') {
         // dgram's connected forms: send(msg, cb?), send(msg, offset, length, cb?).
         if (typeof a2 === 'number') {
-          sends = [{ msg, hasDestination: (a3 !== undefined && typeof a3 !== 'function') || a4 !== undefined, offset: [a1, a2] }];
+          // A null where the callback goes is no callback (as dgram and the package read it), not a port.
+          sends = [{ msg, hasDestination: (a3 !== undefined && a3 !== null && typeof a3 !== 'function') || a4 !== undefined, offset: [a1, a2] }];
         } else if (a1 === undefined || typeof a1 === 'function') sends = [{ msg, hasDestination: false }];
         else sends = [{ msg, hasDestination: typeof a1 === 'number' && typeof a2 === 'string' ? true : undefined }];
       } else if (a4 || (a3 && typeof a3 !== 'function')) {
