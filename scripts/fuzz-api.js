@@ -332,7 +332,9 @@ async function fuzz() {
   const failures = [];
   let next = 0;
   let finished = 0;
-  const totals = { calls: 0, callbacks: 0, messages: 0, arrivals: 0, maxQueued: 0, codes: {}, slowest: { elapsed: 0 } };
+  const totals = {
+    calls: 0, callbacks: 0, messages: 0, arrivals: 0, lookups: 0, connected: 0, joined: 0, maxQueued: 0, codes: {}, slowest: { elapsed: 0 },
+  };
   const worker = async () => {
     while (next < runs && (runs !== Infinity || Date.now() < deadline)) {
       const seed = baseSeed + next++;
@@ -341,7 +343,7 @@ async function fuzz() {
       if (outcome.elapsed > totals.slowest.elapsed) totals.slowest = { seed, elapsed: outcome.elapsed };
       const stats = outcome.report && outcome.report.stats;
       if (stats) {
-        for (const key of ['calls', 'callbacks', 'messages', 'arrivals']) totals[key] += stats[key];
+        for (const key of ['calls', 'callbacks', 'messages', 'arrivals', 'lookups', 'connected', 'joined']) totals[key] += stats[key] || 0;
         totals.maxQueued = Math.max(totals.maxQueued, stats.maxQueued);
         for (const [code, count] of Object.entries(stats.codes)) totals.codes[code] = (totals.codes[code] || 0) + count;
       }
@@ -361,6 +363,7 @@ async function fuzz() {
   await Promise.all(Array.from({ length: jobs }, worker));
   console.log(`\nfuzz-api: ${finished} runs, ${failures.length} with findings; ${totals.calls} calls, ` +
     `${totals.callbacks} callbacks, ${totals.messages} messages, ${totals.arrivals} tagged arrivals, ` +
+    `${totals.lookups} lookups, ${totals.connected} connects, ${totals.joined} group joins, ` +
     `deepest send queue ${totals.maxQueued}; slowest run ${totals.slowest.elapsed} ms (seed ${totals.slowest.seed})`);
   console.log(`error codes seen: ${Object.entries(totals.codes).sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(', ')}`);
   if (bySignature.size > 0) {
