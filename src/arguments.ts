@@ -100,15 +100,6 @@ export function validatePort(value: unknown, name: string, allowZero: boolean): 
   return port;
 }
 
-export function validateInterfaceIndex(value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number') throw invalidArgType('interfaceIndex', 'of type number', value);
-  if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
-    throw outOfRange('interfaceIndex', 'an integer >= 0 and <= 2147483647', value);
-  }
-  return value;
-}
-
 export function validateCallback<T extends (...args: never[]) => unknown>(value: unknown): T | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'function') throw invalidArgType('callback', 'of type function', value);
