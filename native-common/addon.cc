@@ -191,13 +191,19 @@ bool is_typed_array(Napi::Value value, napi_typedarray_type type, size_t length)
          value.As<Napi::TypedArray>().ElementLength() >= length;
 }
 
+// One Node-API call, which also tells a typed array from anything else (napi_invalid_arg):
+// node-addon-api's checks and accessors would make three per chunk.
 bool get_chunk(Napi::Value value, Chunk* out) {
-  if (!value.IsTypedArray()) return false;
-  Napi::TypedArray array = value.As<Napi::TypedArray>();
-  if (array.TypedArrayType() != napi_uint8_array) return false;
-  Napi::Uint8Array bytes = value.As<Napi::Uint8Array>();
-  out->data = bytes.Data();
-  out->length = bytes.ByteLength();
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  if (napi_get_typedarray_info(value.Env(), value, &type, &length, &data, nullptr, nullptr) !=
+          napi_ok ||
+      type != napi_uint8_array) {
+    return false;
+  }
+  out->data = static_cast<uint8_t*>(data);
+  out->length = length;
   return true;
 }
 

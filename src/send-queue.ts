@@ -1,7 +1,8 @@
-// The send path: sends go to the kernel at once, in batches where there are several (one
-// sendmmsg on Linux); what the kernel cannot take yet waits here in order, bounded, and is
-// drained a budget at a time when the socket turns writable, so a backlog never holds the
-// event loop. Every send's callback is called exactly once, from process.nextTick.
+// The send path. The sends of one turn of the event loop leave together when it ends, in
+// batches (one sendmmsg on Linux), which costs a fraction of a system call and a native call
+// each; what the kernel cannot take yet waits here in order, bounded, and is drained a budget
+// at a time when the socket turns writable, so a backlog never holds the event loop. Every
+// send's callback is called exactly once, from process.nextTick, in the caller's async context.
 import { AsyncResource } from 'async_hooks';
 
 import { Chunks } from './arguments';
@@ -11,10 +12,19 @@ import { Destination, writeRecord } from './send-record';
 
 export type SendCallback = (error: SystemError | Error | null, bytes?: number) => void;
 
+/** One datagram on its way: made by send(), sendBatch() or reply(). */
 export interface PendingSend {
   readonly chunks: Chunks;
   readonly destination: Destination;
-  readonly callback: SendCallback | undefined;
+  callback: SendCallback | undefined;
+  /** Set once: the bytes sent, or why the datagram was not. */
+  outcome: number | Error | undefined;
+  /** The caller's turn is over without an outcome: the outcome calls back when it comes. */
+  late: boolean;
+}
+
+export function pendingSend(chunks: Chunks, destination: Destination, callback: SendCallback | undefined): PendingSend {
+  return { chunks, destination, callback, outcome: undefined, late: false };
 }
 
 /** What the queue needs of its socket. */
@@ -27,7 +37,8 @@ export interface SendQueueOwner {
 
 // Datagrams sent per writable event while draining a backlog: as the receive side reads at
 // most 256 per wake-up. uv_poll is level-triggered, so the rest goes on the next loop turn,
-// after timers and other sockets had theirs.
+// after timers and other sockets had theirs. Also the most sends of one turn that wait for its
+// end: a longer loop of sends goes out as it runs, so what waits stays bounded.
 const DRAIN_BUDGET = 256;
 
 // ENOBUFS: the kernel (or Windows) is out of buffers, and the socket still polls writable, so
@@ -48,11 +59,52 @@ function byteLength(chunks: Chunks): number {
   return total;
 }
 
+function report(callback: SendCallback, outcome: number | Error): void {
+  if (typeof outcome === 'number') callback(null, outcome);
+  else callback(outcome);
+}
+
+// The caller's turn of the callback of one send, queued by send() after the turn's flush, so it
+// runs after it, in the caller's async context, as dgram's callback of a datagram it sent at
+// once. Most sends are done by then; one that waits for the socket calls back when it is sent,
+// still in the caller's context.
+function settle(send: PendingSend): void {
+  const { callback, outcome } = send;
+  if (callback === undefined) return;
+  if (outcome !== undefined) return report(callback, outcome);
+  send.callback = AsyncResource.bind(callback);
+  send.late = true;
+}
+
+// The same for the datagrams of one sendBatch(): one turn for them all. A callback that throws
+// leaves the rest to a turn of their own, so every one is still called.
+function settleAll(sends: readonly PendingSend[], from = 0): void {
+  for (let i = from; i < sends.length; i++) {
+    try {
+      settle(sends[i]);
+    } catch (error) {
+      if (i + 1 < sends.length) process.nextTick(settleAll, sends, i + 1);
+      throw error;
+    }
+  }
+}
+
+// The queues with sends that wait for the end of this turn. A program that calls process.exit()
+// right after a send still sends it, as with dgram, which sends at once.
+const unflushed = new Set<SendQueue>();
+let flushOnExit = false;
+function flushAllOnExit(): void {
+  for (const queue of unflushed) queue.flush();
+}
+
 export class SendQueue {
   /** The send records the addon reads: one per datagram of a native call. */
   readonly records = new Int32Array(binding.sendBatchSize * binding.sendRecordStride);
   private readonly sentBytes = new Float64Array(binding.sendBatchSize);
   private readonly batch: Chunks[] = [];
+  // The sends of this turn, sent when it ends (or earlier: before an option changes).
+  private outbox: PendingSend[] = [];
+  private flushQueued = false;
   private waiting: PendingSend[] = [];
   private head = 0;
   private waitingBytes = 0;
@@ -61,58 +113,70 @@ export class SendQueue {
   private retryDelay = 0;
   private noBuffersSince = 0;
   private referenced = true;
+  private readonly flushTurn = () => {
+    this.flushQueued = false;
+    this.flush();
+  };
 
-  constructor(private readonly owner: SendQueueOwner, private readonly limit: number) {}
+  private readonly outboxLimit: number;
 
-  /** Sends waiting for the kernel to take them. */
+  constructor(private readonly owner: SendQueueOwner, private readonly limit: number) {
+    this.outboxLimit = Math.min(DRAIN_BUDGET, limit);
+  }
+
+  /**
+   * Sends waiting for the kernel to take them, as dgram counts them. This turn's are not
+   * counted: they leave at its end, and dgram's would have left at once.
+   */
   get length(): number {
     return this.waiting.length - this.head;
   }
 
-  /** Their bytes. */
+  /** The bytes of those waiting for the kernel. */
   get bytes(): number {
     return this.waitingBytes;
   }
 
-  /** Sends one datagram now, or queues it behind those already waiting. */
+  /** Sends one datagram when this turn ends; its callback comes after, in this context. */
   send(send: PendingSend): void {
-    if (this.length > 0) {
-      this.enqueue(send);
-      return;
-    }
-    const handle = this.owner.handle;
-    if (handle === undefined) return this.owner.fail(send.callback, closedBeforeSent());
-    writeRecord(this.records, 0, send.destination);
-    const result = handle.send(send.chunks);
-    if (typeof result === 'number') {
-      this.noBuffersSince = 0;
-      if (send.callback) process.nextTick(send.callback, null, result);
-      return;
-    }
-    if (!this.mustWait(result)) return this.failSend(send, result);
-    this.enqueue(send);
-    this.waitFor(result);
+    this.post(send);
+    if (send.callback) process.nextTick(settle, send);
   }
 
-  /** Sends several in order with as few system calls as the platform allows. */
+  /** Sends several, in order, with as few system calls as the platform allows. */
   sendMany(sends: readonly PendingSend[]): void {
-    if (sends.length === 1) return this.send(sends[0]);
-    if (this.length > 0) {
-      for (const send of sends) this.enqueue(send);
-      return;
+    let callbacks = false;
+    for (const send of sends) {
+      this.post(send);
+      if (send.callback) callbacks = true;
     }
-    const stopped = this.transmit(sends, 0, sends.length);
-    for (let i = stopped; i < sends.length; i++) this.enqueue(sends[i]);
+    if (callbacks) process.nextTick(settleAll, sends);
   }
 
-  /** The socket is closing: clears the queue and returns what was never sent. */
-  takeUnsent(): PendingSend[] {
-    const unsent = this.waiting.slice(this.head);
+  /** Sends this turn's datagrams now: before an option that must not apply to them changes. */
+  flush(): void {
+    const outbox = this.outbox;
+    if (outbox.length === 0) return;
+    this.outbox = [];
+    unflushed.delete(this);
+    if (this.length > 0) {
+      for (const send of outbox) this.enqueue(send);
+      return;
+    }
+    const stopped = this.transmit(outbox, 0, outbox.length);
+    for (let i = stopped; i < outbox.length; i++) this.enqueue(outbox[i]);
+  }
+
+  /** The socket is closed: each unsent datagram with a callback gets error; the rest are dropped. */
+  close(error: Error): void {
+    const unsent = [...this.outbox, ...this.waiting.slice(this.head)];
+    this.outbox = [];
+    unflushed.delete(this);
     this.waiting = [];
     this.head = 0;
     this.waitingBytes = 0;
     this.stopWaiting();
-    return unsent;
+    for (const send of unsent) if (send.callback) this.complete(send, error);
   }
 
   setReferenced(referenced: boolean): void {
@@ -138,6 +202,38 @@ export class SendQueue {
     }
   }
 
+  private post(send: PendingSend): void {
+    // Behind those waiting, in order: the queue's bound applies at once, as the program can
+    // see it (getSendQueueCount()).
+    if (this.length > 0) return this.enqueue(send);
+    this.outbox.push(send);
+    // At most a queue's worth waits for the turn's end, so none of it can meet a full queue.
+    if (this.outbox.length >= this.outboxLimit) return this.flush();
+    if (this.outbox.length > 1) return;
+    unflushed.add(this);
+    if (!flushOnExit) {
+      flushOnExit = true;
+      process.on('exit', flushAllOnExit);
+    }
+    // Queued before the callbacks of this turn's sends, so they find their outcomes.
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      process.nextTick(this.flushTurn);
+    }
+  }
+
+  // The outcome of a send: its callback gets it in the caller's turn, or now if that is over.
+  // A failed send without a callback is emitted as 'error'.
+  private complete(send: PendingSend, outcome: number | Error): void {
+    const { callback } = send;
+    if (callback === undefined) {
+      if (typeof outcome !== 'number') this.owner.fail(undefined, outcome);
+      return;
+    }
+    send.outcome = outcome;
+    if (send.late) process.nextTick(report, callback, outcome);
+  }
+
   // Sends sends[from..end) in batches; settles each sent or failed one. Returns the index of
   // the first one the socket could not take yet (end when all went), after arranging to wait.
   private transmit(sends: readonly PendingSend[], from: number, end: number): number {
@@ -146,39 +242,50 @@ export class SendQueue {
     let next = from;
     while (next < end) {
       const handle = this.owner.handle;
-      if (handle === undefined) return next; // a callback closed the socket: takeUnsent has them
-      const count = Math.min(end - next, size);
-      const batch = this.batch;
-      batch.length = count;
-      for (let i = 0; i < count; i++) {
-        const send = sends[next + i];
-        batch[i] = send.chunks;
-        writeRecord(this.records, i, send.destination);
+      if (handle === undefined) {
+        // The socket closed under a callback: what is left was never sent.
+        for (let i = next; i < end; i++) if (sends[i].callback) this.complete(sends[i], closedBeforeSent());
+        return end;
       }
+      const count = Math.min(end - next, size);
       let result: number | (NativeErrorInfo & { sent: number });
       try {
-        result = handle.sendBatch(batch, count, bytes);
+        if (count === 1) {
+          // One datagram: the plain call, without the batch's array.
+          writeRecord(this.records, 0, sends[next].destination);
+          const single = handle.send(sends[next].chunks);
+          if (typeof single === 'number') bytes[0] = single;
+          result = typeof single === 'number' ? 1 : { ...single, sent: 0 };
+        } else {
+          const batch = this.batch;
+          batch.length = count;
+          for (let i = 0; i < count; i++) {
+            const send = sends[next + i];
+            batch[i] = send.chunks;
+            writeRecord(this.records, i, send.destination);
+          }
+          try {
+            result = handle.sendBatch(batch, count, bytes);
+          } finally {
+            batch.length = 0; // keep no message alive
+          }
+        }
       } catch (error) {
         // The addon refused what src/ had judged good: a bug, but no callback may be lost.
-        for (let i = 0; i < count; i++) this.owner.fail(sends[next + i].callback, error as Error);
+        for (let i = 0; i < count; i++) this.complete(sends[next + i], error as Error);
         next += count;
         continue;
-      } finally {
-        batch.length = 0; // keep no message alive
       }
       const sent = typeof result === 'number' ? result : result.sent;
       if (sent > 0) this.noBuffersSince = 0;
-      for (let i = 0; i < sent; i++) {
-        const { callback } = sends[next + i];
-        if (callback) process.nextTick(callback, null, bytes[i]);
-      }
+      for (let i = 0; i < sent; i++) this.complete(sends[next + i], bytes[i]);
       next += sent;
       if (typeof result === 'number') continue;
       if (this.mustWait(result)) {
         this.waitFor(result);
         return next;
       }
-      this.failSend(sends[next], result);
+      this.complete(sends[next], sendError(result, sends[next].destination));
       next++;
     }
     return next;
@@ -226,16 +333,9 @@ export class SendQueue {
   }
 
   private enqueue(send: PendingSend): void {
-    if (this.length >= this.limit) return this.owner.fail(send.callback, queueFull(this.limit));
-    // The callback runs when the queue drains, from the socket's own async context: bind it to
-    // the caller's, where dgram would call it, so AsyncLocalStorage still sees the caller's store.
-    const { callback } = send;
-    this.waiting.push(callback ? { ...send, callback: AsyncResource.bind(callback) } : send);
+    if (this.length >= this.limit) return this.complete(send, queueFull(this.limit));
+    this.waiting.push(send);
     this.waitingBytes += byteLength(send.chunks);
-  }
-
-  private failSend(send: PendingSend, error: NativeErrorInfo): void {
-    this.owner.fail(send.callback, sendError(error, send.destination));
   }
 }
 

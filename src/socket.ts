@@ -36,7 +36,7 @@ import {
 import { InterfaceChoice, InterfaceSelector, interfaceChoice, selectedIndex } from './interfaces';
 import { SendRecord, UdpHandle, binding } from './native';
 import { Receiver, RemoteInfo } from './receive';
-import { DEFAULT_SEND_QUEUE_LIMIT, PendingSend, SendCallback, SendQueue, sendError } from './send-queue';
+import { DEFAULT_SEND_QUEUE_LIMIT, PendingSend, SendCallback, SendQueue, pendingSend, sendError } from './send-queue';
 import { Destination, makeBindAddress, makeDestination, sourceArgument, writeIp, writeRecord } from './send-record';
 
 export type { SendCallback } from './send-queue';
@@ -161,9 +161,9 @@ export class Socket extends EventEmitter {
   private readonly receiver = new Receiver();
   private readonly sends: SendQueue;
   private readonly lookup: LookupFunction;
-  // The sends made by 'message' listeners while a received batch is delivered; undefined
-  // outside one.
-  private coalescing: PendingSend[] | undefined;
+  // The destination of the last send to an IP literal, judged: a server sends to the same few
+  // peers from the same few addresses, and a send that names the same ones uses it as it is.
+  private lastDestination: Destination | undefined;
   // While a host name is looked up (for bind, connect or a send), what comes after it waits
   // here, in order, as in dgram; undefined when nothing is looked up.
   private held: Held[] | undefined;
@@ -312,6 +312,7 @@ export class Socket extends EventEmitter {
     const destination = makeDestination(this.family, peerPort, peer, undefined, undefined);
     const failure = this.bindImplicitly();
     if (failure) throw failure;
+    this.sends.flush(); // this turn's sends go where they were sent, not to the peer
     writeRecord(this.sends.records, 0, destination);
     const result = this.openHandle().connect();
     if (result) throw systemError(result, 'connect', peer, peerPort);
@@ -367,6 +368,7 @@ export class Socket extends EventEmitter {
       if (this.handle === undefined) return;
       const failure = this.bindImplicitly();
       if (failure) return done(failure);
+      this.sends.flush(); // this turn's sends go where they were sent, not to the peer
       writeRecord(this.sends.records, 0, destination);
       const result = this.openHandle().connect();
       if (result) return done(systemError(result, 'connect', peer, peerPort));
@@ -391,6 +393,7 @@ export class Socket extends EventEmitter {
   disconnect(): void {
     const handle = this.openHandle();
     if (this.connectedTo === undefined || this.connecting) throw notConnected();
+    this.sends.flush(); // this turn's sends to the peer leave while it is still connected
     const failure = handle.disconnect();
     if (failure) throw systemError(failure, 'connect');
     this.connectedTo = undefined;
@@ -434,16 +437,11 @@ export class Socket extends EventEmitter {
         } catch (error) {
           return this.fail(send.callback, error as Error);
         }
-        return this.submit({ chunks: send.chunks, destination, callback: send.callback });
+        return this.submit(pendingSend(send.chunks, destination, send.callback));
       }, (error) => this.fail(send.callback, error));
       return;
     }
     if (!this.bindForSend(send.callback)) return;
-    if (this.coalescing !== undefined) {
-      // Inside a 'message' batch: sent together with the others when the batch ends.
-      this.coalescing.push(send);
-      return;
-    }
     this.sends.send(send);
   }
 
@@ -508,17 +506,12 @@ export class Socket extends EventEmitter {
       }
       // Each callback is called from process.nextTick, so settle runs done from there too.
       // Without one, each failed datagram is emitted as 'error', as a send() without one is.
-      sends[i] = { ...send, callback: done && ((error, bytes) => settle(i, error, bytes)) };
+      sends[i] = pendingSend(send.chunks, send.destination, done && ((error, bytes) => settle(i, error, bytes)));
     }
     const run = () => {
       if (!this.bindForSend(done === undefined ? undefined : (error) => done(error, results.fill(error as Error)))) return;
       if (count === 0) {
         if (done) process.nextTick(done, null, results);
-        return;
-      }
-      if (this.coalescing !== undefined) {
-        // Inside a 'message' batch: after the sends made before it in that batch.
-        this.coalescing.push(...sends);
         return;
       }
       this.sends.sendMany(sends);
@@ -555,11 +548,9 @@ export class Socket extends EventEmitter {
 
   close(callback?: () => void): this {
     const handle = this.openHandle();
-    // Replies already made in this 'message' batch leave before the socket closes, as they
-    // would have without coalescing.
-    this.flushCoalesced();
+    // The sends of this turn leave before the socket closes, as dgram's leave at once.
+    this.sends.flush();
     if (typeof callback === 'function') this.once('close', callback);
-    const unsent = this.sends.takeUnsent();
     const held = this.held ?? [];
     const lookingUp = this.lookingUp;
     this.held = undefined;
@@ -574,7 +565,7 @@ export class Socket extends EventEmitter {
     // callback is dropped quietly, as dgram drops its queue: an 'error' for it would follow
     // nothing the program can still act on, and no event may follow 'close'.
     const error = closedBeforeSent();
-    for (const { callback: sent } of unsent) if (sent) process.nextTick(sent, error);
+    this.sends.close(error);
     if (lookingUp) lookingUp(error);
     for (const operation of held) operation.cancel(error);
     process.nextTick(() => this.emit('close'));
@@ -619,7 +610,7 @@ export class Socket extends EventEmitter {
       throw invalidArgType('interfaceAddress', 'of type string', multicastInterface);
     }
     const choice = interfaceChoice(multicastInterface, this.family, 'interfaceAddress');
-    this.flushCoalesced();
+    this.sends.flush();
     this.writeInterface(choice);
     const failure = this.openHandle().setMulticastInterface(this.family);
     if (failure) throw systemError(failure, 'setMulticastInterface');
@@ -806,19 +797,11 @@ export class Socket extends EventEmitter {
     this.emit('error', error);
   }
 
-  // The replies of the batch being delivered leave now: before an option that must not apply
-  // to them changes, or before close.
-  private flushCoalesced(): void {
-    if (this.coalescing !== undefined && this.coalescing.length > 0) {
-      this.sends.sendMany(this.coalescing.splice(0));
-    }
-  }
-
   private setOption(name: string, value: number, syscall: string): void {
     const handle = this.openHandle();
-    // A datagram takes the options the socket had when it was sent, as with dgram: the replies
-    // this batch made so far leave before the option changes.
-    this.flushCoalesced();
+    // A datagram takes the options the socket had when it was sent, as with dgram: the sends
+    // of this turn leave before the option changes.
+    this.sends.flush();
     const failure = handle.setOption(name, value);
     if (failure) throw systemError(failure, syscall);
   }
@@ -893,7 +876,7 @@ export class Socket extends EventEmitter {
       if (options.port !== undefined || options.address !== undefined) throw isConnected();
       const peer = this.connectedTo as Destination;
       const destination = makeDestination(this.family, peer.port, peer.address, localAddress, interfaceIndex);
-      return { chunks, destination: { ...destination, connected: true }, callback: validCallback };
+      return pendingSend(chunks, { ...destination, connected: true }, validCallback);
     }
     const port = validatePort(options.port, 'Port', false);
     // dgram takes a missing (undefined or null) or empty address as loopback, and refuses any
@@ -901,6 +884,11 @@ export class Socket extends EventEmitter {
     const given = options.address;
     const address = given === undefined || given === null || given === '' ? (this.family === 6 ? '::1' : '127.0.0.1') : given;
     if (typeof address !== 'string') throw invalidArgType('address', 'of type string', address);
+    const last = this.lastDestination;
+    if (last !== undefined && last.address === address && last.port === port &&
+        last.localAddress === localAddress && last.interfaceIndex === (interfaceIndex ?? 0)) {
+      return pendingSend(chunks, last, validCallback);
+    }
     if (parseIp(address) === null && isHostName(address)) {
       // Judged now all the same; the name is then looked up in the source's family.
       let family = this.family;
@@ -913,19 +901,17 @@ export class Socket extends EventEmitter {
       return { chunks, hostname: address, family, port, localAddress, interfaceIndex, callback: validCallback };
     }
     const destination = makeDestination(this.family, port, address, localAddress, interfaceIndex);
-    return { chunks, destination, callback: validCallback };
+    // A zone by name is looked up at each send (interfaces are renamed): such a one is not kept.
+    if (destination.ip.zoneName === undefined && destination.source?.zoneName === undefined) {
+      this.lastDestination = destination;
+    }
+    return pendingSend(chunks, destination, validCallback);
   }
 
+  // The replies that listeners make leave together when the batch's turn ends.
   private deliver(count: number, arenas: ArrayBuffer[]): void {
-    const sends: PendingSend[] = [];
-    this.coalescing = sends;
-    try {
-      this.receiver.deliver(count, arenas, () => this.handle !== undefined,
-        (msg, rinfo) => this.emit('message', msg, rinfo));
-    } finally {
-      this.coalescing = undefined;
-      if (sends.length > 0 && this.handle !== undefined) this.sends.sendMany(sends);
-    }
+    this.receiver.deliver(count, arenas, () => this.handle !== undefined,
+      (msg, rinfo) => this.emit('message', msg, rinfo));
   }
 }
 
