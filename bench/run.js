@@ -1,6 +1,8 @@
 // npm run bench: sendmsg against Node's dgram and a C reference, on loopback, in turns so
 // that machine drift cancels. Prints datagrams/s (median of the runs, with min-max) and the
-// ratios sendmsg/dgram and sendmsg/C. Every path is bounded in time.
+// ratios sendmsg/dgram and sendmsg/C. The reply loop has two C references, a batched server
+// (recvmmsg/sendmmsg: the limit) and a plain one (recvmsg/sendmsg a query, as most servers are
+// written), and tables of its own. Every path is bounded in time.
 // Every measurement starts after a warm-up of WARMUP seconds, for every implementation, so that
 // it measures a long-running server rather than JIT compilation.
 //   node bench/run.js [--runs N] [--seconds S] [--warmup W] [--only PATH]
@@ -46,6 +48,8 @@ function run(command, args, { readyOnStderr = false } = {}) {
 const node = (...args) => [process.execPath, [path.join(here, 'worker.js'), ...args]];
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const REFERENCE_SERVERS = { 'C batched': 'replymmsg', 'C plain': 'reply' };
+
 // Each returns { rate: datagrams per second, cpu?: { user, system } ns per datagram } for one
 // implementation.
 const measure = {
@@ -74,16 +78,20 @@ const measure = {
     feeder.child.kill();
     return result;
   },
+  // The server answers the load generator's queries; the rate is the load generator's, the CPU
+  // time the server's own per answer, from after the warm-up (SIGUSR2) to the end (SIGTERM).
   async reply(impl) {
     const p = port();
-    let server;
-    if (impl === 'C') return undefined;
-    server = run(...node('reply', impl, String(p)), { readyOnStderr: true });
+    const server = impl in REFERENCE_SERVERS
+      ? run(ref, [REFERENCE_SERVERS[impl], String(p)], { readyOnStderr: true })
+      : run(...node('reply', impl, String(p)), { readyOnStderr: true });
     await server.ready;
     await run(ref, ['load', String(p), String(WARMUP), '64']).done;
-    const result = await run(ref, ['load', String(p), String(SECONDS), '64']).done;
-    server.child.kill();
-    return result;
+    server.child.kill('SIGUSR2');
+    const { rate } = await run(ref, ['load', String(p), String(SECONDS), '64']).done;
+    server.child.kill('SIGTERM');
+    const { cpu } = await server.done;
+    return { rate, cpu };
   },
 };
 
@@ -93,7 +101,7 @@ const PATHS = [
   { name: 'batch send 64 B (sendBatch / sendmmsg)', kind: 'send', size: { bytes: 64, count: 300000, batch: true }, impls: ['batch', 'dgram', 'C'] },
   { name: 'receive 64 B, with packet info', kind: 'receive', size: 64, impls: ['sendmsg', 'dgram', 'C'] },
   { name: 'receive 512 B, with packet info', kind: 'receive', size: 512, impls: ['sendmsg', 'dgram', 'C'] },
-  { name: 'reply loop (64 in flight)', kind: 'reply', impls: ['sendmsg', 'dgram'] },
+  { name: 'reply loop (64 in flight)', kind: 'reply', impls: ['sendmsg', 'dgram', 'C batched', 'C plain'] },
 ].filter((p) => !ONLY || p.name.includes(ONLY));
 
 const median = (values) => {
@@ -118,39 +126,47 @@ process.on('unhandledRejection', (error) => {
       // Alternate the order too, so neither implementation always runs first.
       const impls = runIndex % 2 ? [...p.impls].reverse() : p.impls;
       for (const impl of impls) {
-        const result = await measure[p.kind](impl, p.size);
-        if (result !== undefined) results.get(p.name)[impl].push(result);
+        results.get(p.name)[impl].push(await measure[p.kind](impl, p.size));
       }
     }
     process.stderr.write(`run ${runIndex + 1}/${RUNS} done\n`);
   }
-  const rates = (list) => (list ?? []).map((result) => result.rate);
-  console.log('\nDatagrams per second: median of the runs (min-max).\n');
-  console.log('| path | sendmsg | dgram | C | sendmsg / dgram | sendmsg / C |');
-  console.log('|---|---:|---:|---:|---:|---:|');
-  for (const p of PATHS) {
-    const r = results.get(p.name);
-    const ours = rates(r.sendmsg ?? r.batch);
-    const cell = (values) => (values.length
-      ? `${fmt(median(values))} (${fmt(Math.min(...values))}-${fmt(Math.max(...values))})` : '-');
-    const ratio = (a, b) => (a.length && b.length ? (median(a) / median(b)).toFixed(2) : '-');
-    console.log(`| ${p.name} | ${cell(ours)} | ${cell(rates(r.dgram))} | ${cell(rates(r.C))} | ` +
-      `${ratio(ours, rates(r.dgram))} | ${ratio(ours, rates(r.C))} |`);
-  }
-  // Where the time goes: the measuring process's own CPU time per datagram, split into user
-  // time (JavaScript, Node, the addon) and system time (the kernel's UDP path).
-  console.log('\nCPU time per datagram of the measuring process, in ns: user + system (medians).\n');
-  console.log('| path | sendmsg | dgram | C |');
-  console.log('|---|---:|---:|---:|');
-  for (const p of PATHS) {
-    const r = results.get(p.name);
-    const cpu = (list) => {
-      const measured = (list ?? []).filter((result) => result.cpu);
-      if (!measured.length) return '-';
-      const user = median(measured.map((result) => result.cpu.user));
-      const system = median(measured.map((result) => result.cpu.system));
-      return `${user.toFixed(0)} + ${system.toFixed(0)}`;
-    };
-    if (p.kind !== 'reply') console.log(`| ${p.name} | ${cpu(r.sendmsg ?? r.batch)} | ${cpu(r.dgram)} | ${cpu(r.C)} |`);
+  // The reply loop has two C references, so it gets tables of its own.
+  const tables = [
+    { paths: PATHS.filter((p) => p.kind !== 'reply'), columns: ['sendmsg', 'dgram', 'C'], unit: 'Datagrams',
+      cpu: 'CPU time per datagram of the measuring process' },
+    { paths: PATHS.filter((p) => p.kind === 'reply'), columns: ['sendmsg', 'dgram', 'C batched', 'C plain'],
+      unit: 'Reply loop: answers', cpu: 'Reply loop: CPU time per answer of the server process' },
+  ].filter((table) => table.paths.length);
+  // A path's implementations fill the columns in order (the batch path's 'batch' is sendmsg's).
+  const lists = (p) => p.impls.map((impl) => results.get(p.name)[impl]);
+  const rates = (list) => list.map((result) => result.rate);
+  const cell = (values) => (values.length
+    ? `${fmt(median(values))} (${fmt(Math.min(...values))}-${fmt(Math.max(...values))})` : '-');
+  const ratio = (a, b) => (a.length && b.length ? (median(a) / median(b)).toFixed(2) : '-');
+  const cpu = (list) => {
+    const measured = list.filter((result) => result.cpu);
+    if (!measured.length) return '-';
+    const user = median(measured.map((result) => result.cpu.user));
+    const system = median(measured.map((result) => result.cpu.system));
+    return `${user.toFixed(0)} + ${system.toFixed(0)}`;
+  };
+  const row = (cells) => console.log(`| ${cells.join(' | ')} |`);
+  const rule = (columns) => console.log(`|---|${columns.map(() => '---:').join('|')}|`);
+  for (const { paths, columns, unit, cpu: title } of tables) {
+    const others = columns.slice(1);
+    console.log(`\n${unit} per second: median of the runs (min-max).\n`);
+    row(['path', ...columns, ...others.map((column) => `sendmsg / ${column}`)]);
+    rule([...columns, ...others]);
+    for (const p of paths) {
+      const [ours, ...theirs] = lists(p).map(rates);
+      row([p.name, ...[ours, ...theirs].map(cell), ...theirs.map((values) => ratio(ours, values))]);
+    }
+    // Where the time goes: the CPU time per datagram, split into user time (JavaScript, Node,
+    // the addon) and system time (the kernel's UDP path).
+    console.log(`\n${title}, in ns: user + system (medians).\n`);
+    row(['path', ...columns]);
+    rule(columns);
+    for (const p of paths) row([p.name, ...lists(p).map(cpu)]);
   }
 })();

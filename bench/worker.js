@@ -1,11 +1,12 @@
-// One measurement in a fresh process, for bench/run.js. Prints datagrams per second and, for
-// send and receive, the CPU time per datagram of this process in ns: user, then system.
+// One measurement in a fresh process, for bench/run.js. Prints datagrams per second and the CPU
+// time per datagram of this process in ns: user, then system.
 //   node worker.js send    IMPL SIZE PORT SECONDS WARMUP   IMPL: sendmsg | dgram | batch
 //   node worker.js receive IMPL PORT SECONDS WARMUP        counts from WARMUP s after the first datagram
-//   node worker.js reply   IMPL PORT                       answers until killed
+//   node worker.js reply   IMPL PORT                       answers until SIGTERM, counts from SIGUSR2
 // The warm-up (JIT compilation, first allocations) is not counted: a server runs for long.
 // BENCH_MAX_MESSAGE_SIZE=N sets the sendmsg sockets' maxMessageSize (default 65535).
 const dgram = require('dgram');
+const { once } = require('events');
 const sendmsg = require('..');
 
 const [mode, impl, ...args] = process.argv.slice(2);
@@ -96,16 +97,33 @@ async function receive(port, seconds, warmup) {
   });
 }
 
+// Answers until SIGTERM, then prints answers per second of this process's CPU time and the CPU
+// time per answer, counted from the last SIGUSR2 (bench/run.js sends it after the warm-up), as
+// the C reference servers do. SIGUSR2, as SIGUSR1 belongs to Node's debugger.
 async function reply(port) {
   const socket = createSocket();
+  let answered = 0;
   if (impl === 'dgram') {
-    socket.on('message', (msg, rinfo) => socket.send(msg, rinfo.port, rinfo.address));
+    socket.on('message', (msg, rinfo) => { socket.send(msg, rinfo.port, rinfo.address); answered++; });
   } else {
-    socket.on('message', (msg, rinfo) => socket.reply(rinfo, msg));
+    socket.on('message', (msg, rinfo) => { socket.reply(rinfo, msg); answered++; });
   }
+  let cpuStart = process.cpuUsage();
+  process.on('SIGUSR2', () => {
+    answered = 0;
+    cpuStart = process.cpuUsage();
+  });
+  // Never outlive bench/run.js, even if it dies before it can kill this process.
+  const parent = process.ppid;
+  setInterval(() => { if (process.ppid !== parent) process.exit(1); }, 1000).unref();
+  const stopped = once(process, 'SIGTERM');
   await new Promise((resolve) => socket.bind(port, '0.0.0.0', resolve));
   console.error('ready');
-  return new Promise(() => {});
+  await stopped;
+  const cpu = process.cpuUsage(cpuStart);
+  socket.close();
+  const perAnswer = (microseconds) => (microseconds * 1000) / Math.max(answered, 1);
+  return [answered / ((cpu.user + cpu.system) / 1e6 || 1), perAnswer(cpu.user), perAnswer(cpu.system)];
 }
 
 (async () => {
