@@ -15,7 +15,8 @@ bool is_v4_mapped(const uint8_t* bytes) {
 }  // namespace
 
 bool make_address(int socket_family, const IpAddress& ip, int port, Address* out) {
-  std::memset(&out->storage, 0, sizeof out->storage);
+  // Every byte of the sockaddr the kernel reads (length), and no more: this runs per send.
+  std::memset(&out->storage, 0, sizeof(sockaddr_in6));
   if (socket_family == 4) {
     if (ip.family != 4) return false;
     auto* address = reinterpret_cast<sockaddr_in*>(&out->storage);

@@ -32,9 +32,14 @@ void set_ipv4(int* family, uint8_t* bytes, const in_addr& address) {
 }  // namespace
 #endif
 
+// The longest message encode_source_control writes.
+constexpr size_t kLargestSourceControl = CMSG_SPACE(sizeof(in6_pktinfo));
+
 size_t encode_source_control(const SourceInfo& source, uint8_t* control, size_t capacity) {
   // CMSG_FIRSTHDR and CMSG_NXTHDR walk a msghdr, so the encoder builds one over the buffer.
-  std::memset(control, 0, capacity);
+  // Every byte it may hand to the kernel is zeroed here (padding included), and no more: the
+  // kernel reads only the length returned, and this runs for every datagram sent.
+  std::memset(control, 0, capacity < kLargestSourceControl ? capacity : kLargestSourceControl);
   msghdr message{};
   message.msg_control = control;
   message.msg_controllen = capacity;

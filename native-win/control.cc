@@ -28,10 +28,11 @@ WSAMSG control_message(const uint8_t* control, size_t length) {
 // capacity is too small.
 size_t put_message(uint8_t* control, size_t capacity, int level, int type, const void* payload,
                    size_t payload_length) {
-  std::memset(control, 0, capacity);
   WSAMSG message = control_message(control, capacity);
   WSACMSGHDR* header = WSA_CMSG_FIRSTHDR(&message);
   if (header == nullptr || capacity < WSA_CMSG_SPACE(payload_length)) return 0;
+  // Every byte handed to the OS is written here (padding as zeros); those past it are not read.
+  std::memset(control, 0, WSA_CMSG_SPACE(payload_length));
   header->cmsg_level = level;
   header->cmsg_type = type;
   header->cmsg_len = WSA_CMSG_LEN(payload_length);

@@ -467,7 +467,7 @@ export class Socket extends EventEmitter {
       (isIPv6LinkLocal(address) || (typeof localAddress === 'string' && isIPv6LinkLocal(localAddress)));
     if (linkLocal && interfaceIndex) options.interfaceIndex = interfaceIndex;
     if (this.connectedTo !== undefined) throw isConnected();
-    this.send(msg, options, callback);
+    this.submit(this.judgeSend(msg, options, callback));
   }
 
   /**
@@ -500,13 +500,14 @@ export class Socket extends EventEmitter {
     for (let i = 0; i < count; i++) {
       const entry = messages[i];
       if (typeof entry !== 'object' || entry === null) throw invalidArgType(`messages[${i}]`, 'of type object', entry);
-      const send = this.parseSendArguments(entry.msg, [entry]);
+      const send = this.judgeSend(entry.msg, entry, undefined);
       if ('hostname' in send) {
         throw invalidArgValue(`messages[${i}].address`, send.hostname, 'must be an IP literal: sendBatch does not look up host names');
       }
       // Each callback is called from process.nextTick, so settle runs done from there too.
       // Without one, each failed datagram is emitted as 'error', as a send() without one is.
-      sends[i] = pendingSend(send.chunks, send.destination, done && ((error, bytes) => settle(i, error, bytes)));
+      if (done) send.callback = (error, bytes) => settle(i, error, bytes);
+      sends[i] = send;
     }
     const run = () => {
       if (!this.bindForSend(done === undefined ? undefined : (error) => done(error, results.fill(error as Error)))) return;
@@ -526,7 +527,7 @@ export class Socket extends EventEmitter {
 
   /** Sends now or throws: EAGAIN when the socket is full. It does not wait behind queued sends. */
   sendNow(msg: Message, options: SendOptions): number {
-    const send = this.parseSendArguments(msg, [options]);
+    const send = this.judgeSend(msg, options, undefined);
     if ('hostname' in send) throw invalidArgValue('address', send.hostname, 'must be an IP literal for sendmsg()');
     const failure = this.bindImplicitly();
     if (failure) throw failure;
@@ -827,19 +828,16 @@ export class Socket extends EventEmitter {
     return result;
   }
 
-  // Every check of a send, before anything is sent: the message, the port, both addresses
-  // (parsed once, here), the interface and the callback. A host name is looked up later.
+  // send()'s forms: dgram's positional ones, or (msg, options, callback).
   private parseSendArguments(msg: unknown, args: unknown[]): PendingSend | NamedSend {
+    const [first] = args;
+    if (typeof first === 'object' && first !== null) return this.judgeSend(msg, first as SendOptions, args[1]);
     this.openHandle();
     let chunks: Chunks = toChunks(msg);
     let options: SendOptions;
     let callback: unknown;
     const connected = this.connectedTo !== undefined;
-    const [first] = args;
-    if (typeof first === 'object' && first !== null) {
-      options = first as SendOptions;
-      callback = args[1];
-    } else if (connected) {
+    if (connected) {
       // send(msg, cb?) or send(msg, offset, length, cb?). A port (and address) is refused:
       // dgram would take send(msg, port) as send(msg) and never call back.
       if (typeof first === 'number' && typeof args[1] !== 'number') throw isConnected();
@@ -868,6 +866,15 @@ export class Socket extends EventEmitter {
         callback = args[2];
       }
     }
+    return this.judgeSend(chunks, options, callback);
+  }
+
+  // Every check of a send, before anything is sent: the message, the port, both addresses
+  // (parsed once, here), the interface and the callback. A host name is looked up later.
+  private judgeSend(msg: unknown, options: SendOptions, callback: unknown): PendingSend | NamedSend {
+    this.openHandle();
+    const chunks = toChunks(msg);
+    const connected = this.connectedTo !== undefined;
     const validCallback = validateCallback<SendCallback>(callback);
     const localAddress = options.localAddress ?? undefined;
     const index = selectedIndex(options);
