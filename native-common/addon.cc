@@ -432,30 +432,28 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     return Napi::Number::New(env, static_cast<double>(sent));
   }
 
-  // sendBatch(msgs[], count, bytes) -> count sent | error info with `sent`: the index of the
+  // sendBatch(bytes, ...msgs) -> count sent | error info with `sent`: the index of the
   // datagram that failed. msgs[i] goes to send record i; at most kSendBatch datagrams; bytes (a
-  // Float64Array) receives each one's size.
+  // Float64Array) receives each one's size. The messages come as arguments, not in an array:
+  // reading an array's elements costs a property lookup each (5% of a reply server's time).
   Napi::Value SendBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!CheckOpen(env)) return env.Undefined();
-    int count;
-    if (!info[0].IsArray()) {
-      throw_type_error(env, "ERR_INVALID_ARG_TYPE", "sendBatch takes an array of messages");
+    const size_t count = info.Length() == 0 ? 0 : info.Length() - 1;
+    if (count > kSendBatch) {
+      throw_range_error(env, "ERR_OUT_OF_RANGE",
+                        "sendBatch takes at most " + std::to_string(kSendBatch) + " messages");
       return env.Undefined();
     }
-    if (!get_int(env, info[1], "count", 0, static_cast<int>(kSendBatch), &count)) {
-      return env.Undefined();
-    }
-    if (!is_typed_array(info[2], napi_float64_array, static_cast<size_t>(count))) {
+    if (!is_typed_array(info[0], napi_float64_array, count)) {
       throw_type_error(env, "ERR_INVALID_ARG_TYPE",
-                       "sendBatch needs a Float64Array of count for the results");
+                       "sendBatch needs a Float64Array of a result per message");
       return env.Undefined();
     }
-    Napi::Array msgs = info[0].As<Napi::Array>();
-    Napi::Float64Array bytes = info[2].As<Napi::Float64Array>();
+    Napi::Float64Array bytes = info[0].As<Napi::Float64Array>();
     OutgoingDatagram datagrams[kSendBatch];
-    for (int i = 0; i < count; i++) {
-      if (!Prepare(env, msgs.Get(i), records_ + i * kRecordStride, &batch_[i], &datagrams[i])) {
+    for (size_t i = 0; i < count; i++) {
+      if (!Prepare(env, info[i + 1], records_ + i * kRecordStride, &batch_[i], &datagrams[i])) {
         return env.Undefined();
       }
     }
@@ -463,7 +461,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     OsError error = 0;
     const size_t sent = send_batch(socket_, datagrams, count, sent_bytes, &error);
     for (size_t i = 0; i < sent; i++) bytes[i] = static_cast<double>(sent_bytes[i]);
-    if (sent < static_cast<size_t>(count)) return SendFailure(env, error, sent);
+    if (sent < count) return SendFailure(env, error, sent);
     return Napi::Number::New(env, static_cast<double>(sent));
   }
 

@@ -13,14 +13,10 @@ export interface UdpHandle {
   /** Sends msg to record 0 of the send records: bytes sent, or why not. */
   send(msg: Uint8Array | Uint8Array[]): number | NativeErrorInfo;
   /**
-   * Sends msgs[i] to record i, for i < count (at most sendBatchSize). Returns how many were
-   * sent (bytes[i] holds each one's size), or why msgs[sent] was not.
+   * Sends msgs[i] to record i (at most sendBatchSize). Returns how many were sent (bytes[i]
+   * holds each one's size), or why msgs[sent] was not.
    */
-  sendBatch(
-    msgs: Array<Uint8Array | Uint8Array[]>,
-    count: number,
-    bytes: Float64Array,
-  ): number | (NativeErrorInfo & { sent: number });
+  sendBatch(bytes: Float64Array, ...msgs: Array<Uint8Array | Uint8Array[]>): number | (NativeErrorInfo & { sent: number });
   address(): { address: string; family: 'IPv4' | 'IPv6'; port: number } | NativeErrorInfo;
   setOption(name: string, value: number): NativeErrorInfo | undefined;
   getOption(name: string): number | NativeErrorInfo;

@@ -265,7 +265,7 @@ export class SendQueue {
             writeRecord(this.records, i, send.destination);
           }
           try {
-            result = handle.sendBatch(batch, count, bytes);
+            result = handle.sendBatch(bytes, ...batch);
           } finally {
             batch.length = 0; // keep no message alive
           }

@@ -160,11 +160,13 @@ describe('bad input', function () {
       record({});
       assert.throws(() => handle.setOption('nope', 1), TypeError);
       assert.throws(() => handle.setOption('ttl', 'x'), TypeError);
-      assert.throws(() => handle.sendBatch([Buffer.from('x')], 1, new Int32Array(1)), TypeError);
-      assert.throws(() => handle.sendBatch([Buffer.from('x')], 2, new Float64Array(1)), TypeError);
-      assert.throws(() => handle.sendBatch([Buffer.from('x')], 1000, new Float64Array(1000)), RangeError);
-      assert.throws(() => handle.sendBatch(null, 1, new Float64Array(1)), TypeError);
-      assert.throws(() => handle.sendBatch([], 1, new Float64Array(1)), TypeError, 'a hole is no message');
+      assert.throws(() => handle.sendBatch(new Int32Array(1), Buffer.from('x')), TypeError);
+      assert.throws(() => handle.sendBatch(new Float64Array(1), Buffer.from('x'), Buffer.from('y')), TypeError, 'a result per message');
+      assert.throws(() => handle.sendBatch(new Float64Array(1000), ...Array(1000).fill(Buffer.from('x'))), RangeError);
+      assert.throws(() => handle.sendBatch(new Float64Array(1), null), TypeError);
+      assert.throws(() => handle.sendBatch(new Float64Array(1), undefined), TypeError, 'a missing message');
+      assert.throws(() => handle.sendBatch(), TypeError, 'no results array');
+      assert.strictEqual(handle.sendBatch(new Float64Array(0)), 0, 'no message: none sent');
       assert.throws(() => binding.decodeReceiveControl('x'), TypeError);
       assert.throws(() => binding.sourceControlBytes(4, 'x'), TypeError);
       assert.throws(() => binding.sourceControlBytes(4, new Int32Array(1)), TypeError);
