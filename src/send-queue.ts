@@ -21,10 +21,12 @@ export interface PendingSend {
   outcome: number | Error | undefined;
   /** The caller's turn is over without an outcome: the outcome calls back when it comes. */
   late: boolean;
+  /** The outcome came while an earlier send's callback was still to come: wait for it. */
+  behindLate: boolean;
 }
 
 export function pendingSend(chunks: Chunks, destination: Destination, callback: SendCallback | undefined): PendingSend {
-  return { chunks, destination, callback, outcome: undefined, late: false };
+  return { chunks, destination, callback, outcome: undefined, late: false, behindLate: false };
 }
 
 /** What the queue needs of its socket. */
@@ -71,6 +73,8 @@ function report(callback: SendCallback, outcome: number | Error): void {
 function settle(send: PendingSend): void {
   const { callback, outcome } = send;
   if (callback === undefined) return;
+  // Behind a late callback (close() failing a whole queue): a turn after it, still in this context.
+  if (outcome !== undefined && send.behindLate) return process.nextTick(report, callback, outcome);
   if (outcome !== undefined) return report(callback, outcome);
   send.callback = AsyncResource.bind(callback);
   send.late = true;
@@ -113,6 +117,13 @@ export class SendQueue {
   private retryDelay = 0;
   private noBuffersSince = 0;
   private referenced = true;
+  // Callbacks of late sends queued and not yet run. A send that completes meanwhile, with its
+  // own turn's callback still to come, would run ahead of them (ticks run in order).
+  private lateReports = 0;
+  private readonly reportLate = (callback: SendCallback, outcome: number | Error) => {
+    this.lateReports--;
+    report(callback, outcome);
+  };
   private readonly flushTurn = () => {
     this.flushQueued = false;
     this.flush();
@@ -231,7 +242,12 @@ export class SendQueue {
       return;
     }
     send.outcome = outcome;
-    if (send.late) process.nextTick(report, callback, outcome);
+    if (send.late) {
+      this.lateReports++;
+      process.nextTick(this.reportLate, callback, outcome);
+    } else if (this.lateReports > 0) {
+      send.behindLate = true;
+    }
   }
 
   // Sends sends[from..end) in batches; settles each sent or failed one. Returns the index of

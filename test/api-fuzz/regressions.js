@@ -389,4 +389,25 @@ module.exports = [
       ],
     },
   },
+  {
+    name: 'a listener replies, then closes its socket, while its own 400 earlier sends wait in the queue',
+    expect: "every callback in the order of the sends, each before 'close': the queued sends' " +
+      "(ERR_SOCKET_CLOSED, their turn long over) before the reply's (made in this turn) (fuzz:api seed 776885219)",
+    program: {
+      steps: [
+        step("R.create(0, { type: 'udp4', sendBufferSize: 4096 }, { listener: 'on' })",
+          { reactions: ["R.call(0, 'reply', [rinfo, R.payload(374, 0), R.CB])", "R.call(0, 'close', [R.CB])"] }),
+        step("R.call(0, 'bind', [0, '127.0.0.1', R.CB])"),
+        step("for (let i = 0; i < 400; i++) R.call(0, 'send', [R.payload(1400, 0), R.port(0), R.CB])", { gap: 20 }),
+        step('', { gap: 100 }),
+      ],
+    },
+  },
+  {
+    name: 'sendmsg() with null for its options',
+    expect: 'throws a TypeError with a code (ERR_INVALID_ARG_TYPE, for the port), as send(msg, null) does; it threw ' +
+      "TypeError: Cannot read properties of null (fuzz:api seed 776885115)",
+    program: { steps: alone("R.call(0, 'sendNow', [R.payload(20, 0), null])") },
+    check: (report) => threwCode(report, 'sendNow', /ERR_INVALID_ARG_TYPE/),
+  },
 ];
