@@ -67,9 +67,8 @@ function report(callback: SendCallback, outcome: number | Error): void {
 }
 
 // The caller's turn of the callback of one send, queued by send() after the turn's flush, so it
-// runs after it, in the caller's async context, as dgram's callback of a datagram it sent at
-// once. Most sends are done by then; one that waits for the socket calls back when it is sent,
-// still in the caller's context.
+// runs after it, in the caller's async context, where dgram calls back too. Most sends are done
+// by then; one that waits for the socket calls back when it is sent, still in that context.
 function settle(send: PendingSend): void {
   const { callback, outcome } = send;
   if (callback === undefined) return;
@@ -94,7 +93,7 @@ function settleAll(sends: readonly PendingSend[], from = 0): void {
 }
 
 // The queues with sends that wait for the end of this turn. A program that calls process.exit()
-// right after a send still sends it, as with dgram, which sends at once.
+// right after a send still sends it (dgram, which sends on the next tick, loses it).
 const unflushed = new Set<SendQueue>();
 let flushOnExit = false;
 function flushAllOnExit(): void {
@@ -136,8 +135,8 @@ export class SendQueue {
   }
 
   /**
-   * Sends waiting for the kernel to take them, as dgram counts them. This turn's are not
-   * counted: they leave at its end, and dgram's would have left at once.
+   * Sends waiting for the kernel to take them. This turn's are not counted, as dgram does not
+   * count its own that wait for the next tick (their lookup's answer).
    */
   get length(): number {
     return this.waiting.length - this.head;
