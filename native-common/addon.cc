@@ -692,7 +692,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     Napi::HandleScope scope(env);
     // While Node tears an environment down it still turns the loop to close its own handles,
     // but JavaScript can no longer run. Then the socket stops polling and waits for TearDown.
-    if (!self->CanCallJavaScript()) {
+    napi_value onmessage;
+    if (!self->CanCallJavaScript(&onmessage)) {
       uv_poll_stop(handle);
       return;
     }
@@ -717,14 +718,14 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
       self->CallBack("onwritable", {});
       if (!self->open_) return;
     }
-    if ((events & UV_READABLE) != 0) self->Drain();
+    if ((events & UV_READABLE) != 0) self->Drain(onmessage);
   }
 
   // Reading a property runs no user code but needs a live JavaScript environment; the raw
-  // call reports failure where node-addon-api's wrapper would throw into a dead one.
-  bool CanCallJavaScript() {
-    napi_value callback;
-    if (napi_get_property(Env(), Value(), state_->OnmessageKey(), &callback) == napi_ok) {
+  // call reports failure where node-addon-api's wrapper would throw into a dead one. The
+  // property read is this.onmessage, which Drain then calls.
+  bool CanCallJavaScript(napi_value* onmessage) {
+    if (napi_get_property(Env(), Value(), state_->OnmessageKey(), onmessage) == napi_ok) {
       return true;
     }
     bool pending = false;
@@ -740,9 +741,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   // JavaScript in one call: onmessage(count, ...arenas). The records are in meta_; each
   // datagram's bytes are in one of the arenas, which src/ makes a Buffer view of without
   // another copy. An error after some datagrams comes after they are delivered.
-  void Drain() {
+  void Drain(napi_value onmessage) {
     Napi::Env env = Env();
-    Napi::HandleScope scope(env);
     napi_value args[1 + kReceiveBudget + 1];
     size_t argc = 1;
     size_t total = 0;
@@ -767,7 +767,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     }
     if (total > 0) {
       args[0] = Napi::Number::New(env, static_cast<double>(total));
-      CallBack(state_->OnmessageKey(), args, argc);
+      CallFunction(onmessage, args, argc);
       if (!open_) return;
     }
     if (error != 0 && !would_block(error)) {
@@ -805,13 +805,11 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
         record[kMetaArena] = static_cast<int32_t>((*argc)++ - 1);
       } else {
         if (arena_data_ == nullptr || arena_used_ + slot.length > kArenaSize) {
-          napi_value arena;
-          if (!NewArrayBuffer(kArenaSize, &arena, &arena_data_)) return false;
-          arena_ = Napi::Persistent(Napi::ArrayBuffer(Env(), arena));
+          if (!NewArrayBuffer(kArenaSize, &args[*argc], &arena_data_)) return false;
+          arena_ = Napi::Persistent(Napi::ArrayBuffer(Env(), args[*argc]));
           arena_used_ = 0;
-          *current_arena = -1;
-        }
-        if (*current_arena < 0) {
+          *current_arena = static_cast<int32_t>((*argc)++ - 1);
+        } else if (*current_arena < 0) {
           args[*argc] = arena_.Value();
           *current_arena = static_cast<int32_t>((*argc)++ - 1);
         }
@@ -845,22 +843,19 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   }
 
   void CallBack(const char* name, const napi_value* args, size_t argc) {
-    napi_value key;
-    if (napi_create_string_utf8(Env(), name, NAPI_AUTO_LENGTH, &key) != napi_ok) return;
-    CallBack(key, args, argc);
+    napi_value callback;
+    if (napi_get_named_property(Env(), Value(), name, &callback) != napi_ok) return;
+    CallFunction(callback, args, argc);
   }
 
-  void CallBack(napi_value key, const napi_value* args, size_t argc) {
+  // Calls callback (when it is a function) with this as this, as CallBack does.
+  void CallFunction(napi_value callback, const napi_value* args, size_t argc) {
     napi_env env = Env();
-    napi_value self = Value();
-    napi_value callback;
     napi_valuetype type;
-    if (napi_get_property(env, self, key, &callback) != napi_ok ||
-        napi_typeof(env, callback, &type) != napi_ok || type != napi_function) {
-      return;
-    }
+    if (napi_typeof(env, callback, &type) != napi_ok || type != napi_function) return;
     napi_value result;
-    if (napi_make_callback(env, async_context_, self, callback, argc, args, &result) == napi_ok) {
+    if (napi_make_callback(env, async_context_, Value(), callback, argc, args, &result) ==
+        napi_ok) {
       return;
     }
     ReportPendingException();
