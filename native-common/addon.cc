@@ -17,9 +17,12 @@ namespace {
 // Datagrams per receive call (one recvmmsg on Linux). Measured in bench/: past 32 the gain is
 // lost in noise, and each slot costs maxMessageSize bytes of memory.
 constexpr size_t kReceiveBatch = 32;
-// Datagrams per wake-up. uv_poll is level-triggered, so what is left is read on the next
-// loop turn, after timers and other sockets had theirs.
+// Datagrams per wake-up, all handed to JavaScript in one call: the call into JavaScript and
+// its callback scope cost as much as the JavaScript of several datagrams. uv_poll is
+// level-triggered, so what is left is read on the next loop turn, after timers and other
+// sockets had theirs.
 constexpr size_t kReceiveBudget = 256;
+static_assert(kReceiveBudget % kReceiveBatch == 0, "a wake-up reads whole batches");
 
 // Received datagrams are copied out of the receive slots, which the next batch overwrites,
 // into arenas that JavaScript makes each message a Buffer view of. The sizes are those of
@@ -82,6 +85,12 @@ class UdpHandle;
 
 struct AddonState {
   std::set<UdpHandle*> open_handles;
+  // The key of the onmessage callback, made once: a key made from a C string is looked up in
+  // V8's string table each time. It is element 0 of an array, because Node-API before
+  // version 10 references objects only.
+  Napi::ObjectReference onmessage_key;
+
+  napi_value OnmessageKey() { return onmessage_key.Value().As<Napi::Array>().Get(0u); }
   napi_async_cleanup_hook_handle cleanup_hook = nullptr;
   size_t polls_closing_at_teardown = 0;
   bool tearing_down = false;
@@ -294,7 +303,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   }
 
   // new UdpHandle(family: 4 | 6, ipv6Only, reuseAddress, maxMessageSize,
-  //               meta: Int32Array of receiveBatch * metaStride,
+  //               meta: Int32Array of receiveBatch * metaStride (one wake-up's records),
   //               sendRecords: Int32Array of sendBatchSize * sendRecordStride, reusePort)
   explicit UdpHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpHandle>(info) {
     Napi::Env env = info.Env();
@@ -306,7 +315,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
       return;
     }
     if (!get_int(env, info[3], "maxMessageSize", 1, 65535, &message_size)) return;
-    if (!is_typed_array(info[4], napi_int32_array, kReceiveBatch * kMetaStride)) {
+    if (!is_typed_array(info[4], napi_int32_array, kReceiveBudget * kMetaStride)) {
       throw_type_error(env, "ERR_INVALID_ARG_TYPE",
                        "The \"meta\" argument must be an Int32Array of batch * stride");
       return;
@@ -350,14 +359,18 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     open_ = true;
     state_->open_handles.insert(this);
 
-    // JavaScript never sees the receive slots: Deliver copies each datagram out of them. The
+    // JavaScript never sees the receive slots: Store copies each datagram out of them. The
     // memory is left uninitialized, so a slot's pages beyond the first are touched only when
-    // a datagram that long arrives.
+    // a datagram that long arrives. Each slot starts on a cache line, and 9 lines further on
+    // in the cache's sets than the one before: slots maxMessageSize bytes apart began at the
+    // same place in a page (65535 apart: not even on a line), so the first lines of all 32
+    // competed for the same few sets of the L1 cache, in the kernel's copy and in Store's.
     const size_t size = static_cast<size_t>(message_size);
-    receive_memory_.reset(new uint8_t[kReceiveBatch * size]);
+    const size_t stride = ((size + 63) & ~static_cast<size_t>(63)) + 9 * 64;
+    receive_memory_.reset(new uint8_t[kReceiveBatch * stride]);
     control_memory_.resize(kReceiveBatch * kControlCapacity);
     for (size_t i = 0; i < kReceiveBatch; i++) {
-      slots_[i].data = receive_memory_.get() + i * size;
+      slots_[i].data = receive_memory_.get() + i * stride;
       slots_[i].capacity = size;
       slots_[i].control = control_memory_.data() + i * kControlCapacity;
     }
@@ -683,7 +696,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     Napi::HandleScope scope(env);
     // While Node tears an environment down it still turns the loop to close its own handles,
     // but JavaScript can no longer run. Then the socket stops polling and waits for TearDown.
-    if (!self->CanCallJavaScript()) {
+    napi_value onmessage;
+    if (!self->CanCallJavaScript(&onmessage)) {
       uv_poll_stop(handle);
       return;
     }
@@ -708,14 +722,16 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
       self->CallBack("onwritable", {});
       if (!self->open_) return;
     }
-    if ((events & UV_READABLE) != 0) self->Drain();
+    if ((events & UV_READABLE) != 0) self->Drain(onmessage);
   }
 
   // Reading a property runs no user code but needs a live JavaScript environment; the raw
-  // call reports failure where node-addon-api's wrapper would throw into a dead one.
-  bool CanCallJavaScript() {
-    napi_value callback;
-    if (napi_get_named_property(Env(), Value(), "onmessage", &callback) == napi_ok) return true;
+  // call reports failure where node-addon-api's wrapper would throw into a dead one. The
+  // property read is this.onmessage, which Drain then calls.
+  bool CanCallJavaScript(napi_value* onmessage) {
+    if (napi_get_property(Env(), Value(), state_->OnmessageKey(), onmessage) == napi_ok) {
+      return true;
+    }
     bool pending = false;
     napi_is_exception_pending(Env(), &pending);
     if (pending) {
@@ -725,46 +741,51 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     return false;
   }
 
-  void Drain() {
+  // Reads up to kReceiveBudget datagrams, in batches of kReceiveBatch, and hands them all to
+  // JavaScript in one call: onmessage(count, ...arenas). The records are in meta_; each
+  // datagram's bytes are in one of the arenas, which src/ makes a Buffer view of without
+  // another copy. An error after some datagrams comes after they are delivered.
+  void Drain(napi_value onmessage) {
     Napi::Env env = Env();
-    size_t total = 0;
-    while (open_ && total < kReceiveBudget) {
-      OsError error = 0;
-      const size_t count = receive_batch(socket_, slots_, kReceiveBatch, &error);
-      if (count == 0) {
-        if (!would_block(error)) {
-          Napi::HandleScope scope(env);
-          CallBack("onerror", {error_info(env, error), Napi::String::New(env, "recvmsg")});
-        }
-        return;
-      }
-      Deliver(count);
-      total += count;
-      if (count < kReceiveBatch) return;  // drained: another call would only say EAGAIN
-    }
-  }
-
-  // One call into JavaScript per batch: onmessage(count, ...arenas). The records are in
-  // meta_; each datagram's bytes are in one of the arenas, which src/socket.ts makes a Buffer
-  // view of without another copy.
-  void Deliver(size_t count) {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    napi_value args[1 + kReceiveBatch + 1];
+    napi_value args[1 + kReceiveBudget + 1];
     size_t argc = 1;
-    int32_t current_arena = -1;  // its index among the arguments, once this batch uses it
+    size_t total = 0;
+    int32_t current_arena = -1;  // its index among the arguments, once this call uses it
     // src/ marks arenas untransferable, but an ArrayBuffer can still be detached (for one, by
     // ArrayBuffer.prototype.transfer): its memory is then no longer ours to write. Only the
-    // listeners called since the last batch could have done it, so one check per batch holds.
+    // listeners called since the last delivery could have done it, so one check per delivery
+    // holds.
     if (arena_data_ != nullptr) {
       bool detached = false;
       if (napi_is_detached_arraybuffer(env, arena_.Value(), &detached) != napi_ok || detached) {
         arena_data_ = nullptr;
       }
     }
-    for (size_t i = 0; i < count; i++) {
+    OsError error = 0;
+    while (total < kReceiveBudget) {
+      const size_t count = receive_batch(socket_, slots_, kReceiveBatch, &error);
+      if (count == 0) break;
+      if (!Store(count, meta_ + total * kMetaStride, args, &argc, &current_arena)) return;
+      total += count;
+      if (count < kReceiveBatch) break;  // drained: another call would only say EAGAIN
+    }
+    if (total > 0) {
+      args[0] = Napi::Number::New(env, static_cast<double>(total));
+      CallFunction(onmessage, args, argc);
+      if (!open_) return;
+    }
+    if (error != 0 && !would_block(error)) {
+      CallBack("onerror", {error_info(env, error), Napi::String::New(env, "recvmsg")});
+    }
+  }
+
+  // Writes the records of count received slots from record on, and copies their bytes into
+  // arenas, adding each arena that this delivery uses to args once. False when an arena could
+  // not be made: the delivery is dropped.
+  bool Store(size_t count, int32_t* record, napi_value* args, size_t* argc,
+             int32_t* current_arena) {
+    for (size_t i = 0; i < count; i++, record += kMetaStride) {
       const ReceiveSlot& slot = slots_[i];
-      int32_t* record = meta_ + i * kMetaStride;
       std::memset(record, 0, kMetaStride * sizeof *record);
       record[kMetaLength] = static_cast<int32_t>(slot.length);
       record[kMetaFlags] = (slot.truncated ? kFlagTruncated : 0) |
@@ -784,29 +805,26 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
 
       uint8_t* target;
       if (slot.length >= kArenaLimit) {
-        if (!NewArrayBuffer(slot.length, &args[argc], &target)) return;
-        record[kMetaArena] = static_cast<int32_t>(argc++ - 1);
+        if (!NewArrayBuffer(slot.length, &args[*argc], &target)) return false;
+        record[kMetaArena] = static_cast<int32_t>((*argc)++ - 1);
       } else {
         if (arena_data_ == nullptr || arena_used_ + slot.length > kArenaSize) {
-          napi_value arena;
-          if (!NewArrayBuffer(kArenaSize, &arena, &arena_data_)) return;
-          arena_ = Napi::Persistent(Napi::ArrayBuffer(env, arena));
+          if (!NewArrayBuffer(kArenaSize, &args[*argc], &arena_data_)) return false;
+          arena_ = Napi::Persistent(Napi::ArrayBuffer(Env(), args[*argc]));
           arena_used_ = 0;
-          current_arena = -1;
-        }
-        if (current_arena < 0) {
-          args[argc] = arena_.Value();
-          current_arena = static_cast<int32_t>(argc++ - 1);
+          *current_arena = static_cast<int32_t>((*argc)++ - 1);
+        } else if (*current_arena < 0) {
+          args[*argc] = arena_.Value();
+          *current_arena = static_cast<int32_t>((*argc)++ - 1);
         }
         target = arena_data_ + arena_used_;
-        record[kMetaArena] = current_arena;
+        record[kMetaArena] = *current_arena;
         record[kMetaArenaOffset] = static_cast<int32_t>(arena_used_);
         arena_used_ = (arena_used_ + slot.length + 7) & ~static_cast<size_t>(7);  // as the pool aligns
       }
       std::memcpy(target, slot.data, slot.length);
     }
-    args[0] = Napi::Number::New(env, static_cast<double>(count));
-    CallBack("onmessage", args, argc);
+    return true;
   }
 
   // Fails only when V8 cannot allocate, which leaves an exception pending: it is reported
@@ -829,16 +847,19 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   }
 
   void CallBack(const char* name, const napi_value* args, size_t argc) {
-    napi_env env = Env();
-    napi_value self = Value();
     napi_value callback;
+    if (napi_get_named_property(Env(), Value(), name, &callback) != napi_ok) return;
+    CallFunction(callback, args, argc);
+  }
+
+  // Calls callback (when it is a function) with this as this, as CallBack does.
+  void CallFunction(napi_value callback, const napi_value* args, size_t argc) {
+    napi_env env = Env();
     napi_valuetype type;
-    if (napi_get_named_property(env, self, name, &callback) != napi_ok ||
-        napi_typeof(env, callback, &type) != napi_ok || type != napi_function) {
-      return;
-    }
+    if (napi_typeof(env, callback, &type) != napi_ok || type != napi_function) return;
     napi_value result;
-    if (napi_make_callback(env, async_context_, self, callback, argc, args, &result) == napi_ok) {
+    if (napi_make_callback(env, async_context_, Value(), callback, argc, args, &result) ==
+        napi_ok) {
       return;
     }
     ReportPendingException();
@@ -1011,6 +1032,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     return exports;
   }
   auto* state = new AddonState();
+  Napi::Array onmessage_key = Napi::Array::New(env, 1);
+  onmessage_key.Set(0u, Napi::String::New(env, "onmessage"));
+  state->onmessage_key = Napi::Persistent(static_cast<Napi::Object>(onmessage_key));
   env.SetInstanceData(state);
   napi_add_async_cleanup_hook(env, TearDown, state, nullptr);
 
@@ -1023,7 +1047,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("reportUncaught", Napi::Function::New(env, ReportUncaught));
   exports.Set("openSocketCount", Napi::Function::New(env, OpenSocketCount));
   exports.Set("backend", backend_name());
-  exports.Set("receiveBatch", static_cast<double>(kReceiveBatch));
+  exports.Set("receiveBatch", static_cast<double>(kReceiveBudget));
   exports.Set("metaStride", static_cast<double>(kMetaStride));
   exports.Set("maxGatherBuffers", static_cast<double>(kMaxGatherBuffers));
   exports.Set("sendBatchSize", static_cast<double>(kSendBatch));
