@@ -8,6 +8,7 @@
 const dgram = require('dgram');
 const { once } = require('events');
 const sendmsg = require('..');
+const { binding } = require('../dist/native');
 
 const [mode, impl, ...args] = process.argv.slice(2);
 const BURST = 1024; // a multiple of the 32 datagrams of each sendBatch
@@ -61,14 +62,19 @@ async function receive(port, seconds, warmup) {
   return new Promise((resolve) => {
     // The rate is datagrams per second of this process's CPU time (user + system): what one
     // core can take in. So that it measures draining rather than waking up for each datagram,
-    // the loop sleeps 20 ms (no CPU) whenever a turn brought nothing, while the feeder fills
-    // the socket's queue: the same pattern as the C reference (recvmmsg until EAGAIN, sleep).
+    // the loop sleeps 20 ms (no CPU) once a turn has emptied the socket's queue, while the
+    // feeder fills it again: the same pattern as the C reference (recvmmsg until EAGAIN, then
+    // sleep). A turn emptied the queue when it brought fewer datagrams than one wake-up reads
+    // at most: sendmsg's budget (binding.receiveBatch), or libuv's 32 reads per poll event for
+    // dgram. (Sleeping only after a turn that brought nothing kept Node waking for 2 or 3
+    // datagrams at a time once it had caught up, while C slept: a cost C never paid.)
+    const fullTurn = impl === 'dgram' ? 32 : binding.receiveBatch;
     const sleeper = new Int32Array(new SharedArrayBuffer(4));
     let arrivedThisTurn = 0;
     let running = true;
     const turn = () => {
       if (!running) return;
-      if (arrivedThisTurn === 0 && count > 0) Atomics.wait(sleeper, 0, 0, 20);
+      if (arrivedThisTurn < fullTurn && count > 0) Atomics.wait(sleeper, 0, 0, 20);
       arrivedThisTurn = 0;
       setImmediate(turn);
     };
