@@ -164,6 +164,10 @@ export class Socket extends EventEmitter {
   // The destination of the last send to an IP literal, judged: a server sends to the same few
   // peers from the same few addresses, and a send that names the same ones uses it as it is.
   private lastDestination: Destination | undefined;
+  // reply()'s options for judgeSend, one object per socket rather than one per answer.
+  private readonly replyOptions: SendOptions = {
+    port: 0, address: undefined, localAddress: undefined, interfaceIndex: undefined, interfaceName: undefined,
+  };
   // While a host name is looked up (for bind, connect or a send), what comes after it waits
   // here, in order, as in dgram; undefined when nothing is looked up.
   private held: Held[] | undefined;
@@ -461,12 +465,15 @@ export class Socket extends EventEmitter {
         'names no peer to answer (a sender with no address yet, such as a DHCP client, is answered by broadcast)');
     }
     if (port === 0) throw invalidArgValue('rinfo.port', port, 'names no peer to answer (port 0)');
-    const options: SendOptions = { port, address };
-    if (localAddress !== undefined) options.localAddress = localAddress;
     const linkLocal = rinfo.family === 'IPv6' &&
       (isIPv6LinkLocal(address) || (typeof localAddress === 'string' && isIPv6LinkLocal(localAddress)));
-    if (linkLocal && interfaceIndex) options.interfaceIndex = interfaceIndex;
     if (this.connectedTo !== undefined) throw isConnected();
+    // Every field written for this reply: judgeSend only reads them, and keeps nothing of it.
+    const options = this.replyOptions;
+    options.port = port;
+    options.address = address;
+    options.localAddress = localAddress;
+    options.interfaceIndex = linkLocal && interfaceIndex ? interfaceIndex : undefined;
     this.submit(this.judgeSend(msg, options, callback));
   }
 

@@ -167,6 +167,7 @@ describe('bad input', function () {
       assert.throws(() => handle.sendBatch(new Float64Array(1), undefined), TypeError, 'a missing message');
       assert.throws(() => handle.sendBatch(), TypeError, 'no results array');
       assert.strictEqual(handle.sendBatch(new Float64Array(0)), 0, 'no message: none sent');
+      assert.throws(() => handle.sendBatch.call({}, new Float64Array(0)), TypeError, 'not on a handle');
       assert.throws(() => binding.decodeReceiveControl('x'), TypeError);
       assert.throws(() => binding.sourceControlBytes(4, 'x'), TypeError);
       assert.throws(() => binding.sourceControlBytes(4, new Int32Array(1)), TypeError);
