@@ -90,7 +90,18 @@ struct AddonState {
   // version 10 references objects only.
   Napi::ObjectReference onmessage_key;
 
-  napi_value OnmessageKey() { return onmessage_key.Value().As<Napi::Array>().Get(0u); }
+  // The key, or nullptr where the environment can no longer run JavaScript (at teardown, under
+  // Wine a poll event still comes): raw calls, which report failure, where node-addon-api's Get
+  // would throw into a dead environment, a fatal error.
+  napi_value OnmessageKey(napi_env env) {
+    napi_value array = nullptr;
+    napi_value key = nullptr;
+    if (napi_get_reference_value(env, onmessage_key, &array) != napi_ok || array == nullptr ||
+        napi_get_element(env, array, 0, &key) != napi_ok) {
+      return nullptr;
+    }
+    return key;
+  }
   napi_async_cleanup_hook_handle cleanup_hook = nullptr;
   size_t polls_closing_at_teardown = 0;
   bool tearing_down = false;
@@ -757,7 +768,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   // call reports failure where node-addon-api's wrapper would throw into a dead one. The
   // property read is this.onmessage, which Drain then calls.
   bool CanCallJavaScript(napi_value* onmessage) {
-    if (napi_get_property(Env(), Value(), state_->OnmessageKey(), onmessage) == napi_ok) {
+    const napi_value key = state_->OnmessageKey(Env());
+    if (key != nullptr && napi_get_property(Env(), Value(), key, onmessage) == napi_ok) {
       return true;
     }
     bool pending = false;
