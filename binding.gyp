@@ -4,6 +4,10 @@
       "target_name": "sendmsg",
       "sources": [
         "native-common/addon.cc",
+        "native-common/arguments.cc",
+        "native-common/udp_handle.cc",
+        "native-common/udp_handle_receive.cc",
+        "native-common/udp_handle_send.cc",
         "native-common/address.cc",
         "native-common/backend_shared.cc"
       ],

@@ -26,7 +26,7 @@ function note(name, detail) {
 }
 
 const stride = binding.metaStride;
-// native-common/addon.cc, enum Meta.
+// native-common/udp_handle.h, enum Meta.
 const M = { length: 0, flags: 1, peerFamily: 2, peerPort: 3, peerAddress: 4, peerScope: 8,
   localFamily: 9, localAddress: 10, destinationFamily: 14, destinationAddress: 15, interfaceIndex: 19,
   arena: 20, arenaOffset: 21 };

@@ -65,7 +65,7 @@ export interface Binding {
   sendRecordStride: number;
 }
 
-/** One send's record that src/ writes and the addon reads (native-common/addon.cc, SendRecord). */
+/** One send's record that src/ writes and the addon reads (native-common/arguments.h, SendRecord). */
 export const enum SendRecord {
   Port = 0,
   Family = 1,
@@ -76,7 +76,7 @@ export const enum SendRecord {
   InterfaceIndex = 12,
 }
 
-/** The per-datagram record the addon writes (native-common/addon.cc, enum Meta). */
+/** The per-datagram record the addon writes (native-common/udp_handle.h, enum Meta). */
 export const enum Meta {
   Length = 0,
   Flags = 1,
