@@ -1,11 +1,12 @@
 // The dgram-like socket: lifecycle, bind and connect, socket options and multicast. It owns a
 // native UdpHandle (a non-blocking socket polled on Node's loop), judges every argument (a
-// send's in its SendJudge, src/send-arguments.ts), hands sends to its SendQueue
-// (src/send-queue.ts) and received batches to its Receiver (src/receive.ts).
+// send's in its SendJudge, src/send-arguments.ts; a membership's in src/multicast.ts), hands
+// sends to its SendQueue (src/send-queue.ts) and received batches to its Receiver
+// (src/receive.ts).
 import { lookup as dnsLookup } from 'dns';
 import { EventEmitter } from 'events';
 
-import { ParsedIp, ipArgument, isHostName, isIPv6LinkLocal, isUnspecified, parseIp } from './address';
+import { ipArgument, isHostName, isIPv6LinkLocal, isUnspecified, parseIp } from './address';
 import { isArray, validateBufferSize, validateCallback, validateCount, validatePort } from './arguments';
 import {
   NativeErrorInfo,
@@ -19,17 +20,17 @@ import {
   invalidArgType,
   invalidArgValue,
   isConnected,
-  missingArgs,
   notConnected,
   notRunning,
   systemError,
 } from './errors';
-import { InterfaceChoice, InterfaceSelector, interfaceChoice } from './interfaces';
-import { SendRecord, UdpHandle, binding } from './native';
+import { InterfaceSelector, interfaceChoice } from './interfaces';
+import { judgeMembership, writeInterface, writeMembership } from './multicast';
+import { UdpHandle, binding } from './native';
 import { Receiver, RemoteInfo } from './receive';
 import { NamedSend, SendJudge } from './send-arguments';
 import { DEFAULT_SEND_QUEUE_LIMIT, PendingSend, SendCallback, SendQueue, pendingSend, sendError } from './send-queue';
-import { Destination, makeBindAddress, makeDestination, writeIp, writeRecord } from './send-record';
+import { Destination, makeBindAddress, makeDestination, writeRecord } from './send-record';
 
 export type { SendCallback } from './send-queue';
 export type { RemoteInfo } from './receive';
@@ -596,7 +597,7 @@ export class Socket extends EventEmitter {
     }
     const choice = interfaceChoice(multicastInterface, this.family, 'interfaceAddress');
     this.sends.flush();
-    this.writeInterface(choice);
+    writeInterface(this.sends.records, choice);
     const failure = this.openHandle().setMulticastInterface(this.family);
     if (failure) throw systemError(failure, 'setMulticastInterface');
   }
@@ -622,43 +623,13 @@ export class Socket extends EventEmitter {
   private membership(join: boolean, sourceAddress: string | undefined, groupAddress: string,
     multicastInterface: MulticastInterface | undefined, syscall: string): void {
     this.openHandle();
-    const sourceSpecific = syscall.includes('SourceSpecific');
-    const groupName = sourceSpecific ? 'groupAddress' : 'multicastAddress';
-    if (sourceSpecific && typeof sourceAddress !== 'string') throw invalidArgType('sourceAddress', 'of type string', sourceAddress);
-    // dgram: a falsy group (a missing one too) is missing, for addMembership and dropMembership.
-    if (!sourceSpecific && !groupAddress) throw missingArgs(groupName);
-    if (typeof groupAddress !== 'string') throw invalidArgType(groupName, 'of type string', groupAddress);
-    if (groupAddress === '') throw missingArgs(groupName);
-    const group = ipArgument(groupAddress, groupName);
-    if (group.family === 6 && this.family === 4) {
-      throw invalidArgValue(groupName, groupAddress, 'must be an IPv4 address on a udp4 socket');
-    }
-    let source: ParsedIp | undefined;
-    if (sourceAddress !== undefined) {
-      source = ipArgument(sourceAddress, 'sourceAddress');
-      if (source.family !== group.family) throw invalidArgValue('sourceAddress', sourceAddress, 'must be of the group\'s family');
-    }
-    const choice = interfaceChoice(multicastInterface, group.family, 'multicastInterface');
+    const membership = judgeMembership(this.family, sourceAddress, groupAddress, multicastInterface, syscall);
     // dgram binds a socket that joins before it is bound; so does this.
     const failure = this.bindImplicitly();
     if (failure) throw failure;
-    // Record 0: the group, its source and the interface index; record 1: the interface's address.
-    const records = this.sends.records;
-    records.fill(0, 0, 2 * binding.sendRecordStride);
-    writeIp(records, SendRecord.Family, group);
-    if (source !== undefined) writeIp(records, SendRecord.SourceFamily, source);
-    this.writeInterface(choice, binding.sendRecordStride);
+    writeMembership(this.sends.records, membership);
     const error = this.openHandle().setMembership(join);
     if (error) throw systemError(error, syscall);
-  }
-
-  // An interface choice as the addon reads it: the index in record 0, an IPv4 address (or
-  // family 0) as the destination of the record that starts at word recordAt.
-  private writeInterface(choice: InterfaceChoice, recordAt = 0): void {
-    const records = this.sends.records;
-    records[SendRecord.InterfaceIndex] = choice.index;
-    if (choice.ipv4Address === undefined) records[recordAt + SendRecord.Family] = 0;
-    else writeIp(records, recordAt + SendRecord.Family, choice.ipv4Address);
   }
 
   setRecvBufferSize(size: number): void {
