@@ -1,5 +1,6 @@
-// IP literals: validation for the API, and formatting of the raw address bytes the addon
-// reports, with small caches because a server sees the same few addresses again and again.
+// IP literals: validation for the API (and host names told from them), and formatting of the
+// raw address bytes the addon reports, with small caches because a server sees the same few
+// addresses again and again.
 import { isIPv4, isIPv6 } from 'net';
 
 import { invalidArgType, invalidArgValue, invalidIpAddress } from './errors';
@@ -127,6 +128,14 @@ export function isUnspecified(ip: ParsedIp): boolean {
 
 export function isIPv6LinkLocal(address: string): boolean {
   return /^fe[89ab]/i.test(address);
+}
+
+// A host name, as dgram passes it to lookup. A string of digits and dots, or one with ':' or
+// '%', is an IP literal or nothing: '1.2.3' is refused, not resolved as 1.2.0.3.
+const HOST_NAME = /^(?![0-9.]+$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
+
+export function isHostName(address: string): boolean {
+  return address.length <= 253 && HOST_NAME.test(address);
 }
 
 

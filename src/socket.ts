@@ -1,21 +1,13 @@
 // The dgram-like socket: lifecycle, bind and connect, socket options and multicast. It owns a
-// native UdpHandle (a non-blocking socket polled on Node's loop), judges every argument, hands
+// native UdpHandle (a non-blocking socket polled on Node's loop), judges every argument (a
+// send's in its SendJudge, src/send-arguments.ts; a membership's in src/multicast.ts), hands
 // sends to its SendQueue (src/send-queue.ts) and received batches to its Receiver
 // (src/receive.ts).
 import { lookup as dnsLookup } from 'dns';
 import { EventEmitter } from 'events';
 
-import { ParsedIp, ipArgument, isIPv6LinkLocal, isUnspecified, parseIp } from './address';
-import {
-  Chunks,
-  isArray,
-  sliceChunks,
-  toChunks,
-  validateBufferSize,
-  validateCallback,
-  validateCount,
-  validatePort,
-} from './arguments';
+import { ipArgument, isHostName, isIPv6LinkLocal, isUnspecified, parseIp } from './address';
+import { isArray, validateBufferSize, validateCallback, validateCount, validatePort } from './arguments';
 import {
   NativeErrorInfo,
   SystemError,
@@ -28,16 +20,17 @@ import {
   invalidArgType,
   invalidArgValue,
   isConnected,
-  missingArgs,
   notConnected,
   notRunning,
   systemError,
 } from './errors';
-import { InterfaceChoice, InterfaceSelector, interfaceChoice, selectedIndex } from './interfaces';
-import { SendRecord, UdpHandle, binding } from './native';
+import { InterfaceSelector, interfaceChoice } from './interfaces';
+import { judgeMembership, writeInterface, writeMembership } from './multicast';
+import { UdpHandle, binding } from './native';
 import { Receiver, RemoteInfo } from './receive';
+import { NamedSend, SendJudge } from './send-arguments';
 import { DEFAULT_SEND_QUEUE_LIMIT, PendingSend, SendCallback, SendQueue, pendingSend, sendError } from './send-queue';
-import { Destination, makeBindAddress, makeDestination, sourceArgument, writeIp, writeRecord } from './send-record';
+import { Destination, makeBindAddress, makeDestination, writeRecord } from './send-record';
 
 export type { SendCallback } from './send-queue';
 export type { RemoteInfo } from './receive';
@@ -122,26 +115,6 @@ function isErrorInfo(value: unknown): value is NativeErrorInfo {
   return typeof value === 'object' && value !== null;
 }
 
-// A host name, as dgram passes it to lookup. A string of digits and dots, or one with ':' or
-// '%', is an IP literal or nothing: '1.2.3' is refused, not resolved as 1.2.0.3.
-const HOST_NAME = /^(?![0-9.]+$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
-
-function isHostName(address: string): boolean {
-  return address.length <= 253 && HOST_NAME.test(address);
-}
-
-// A send whose destination is a host name: it waits for the lookup, in its place among sends.
-interface NamedSend {
-  readonly chunks: Chunks;
-  readonly hostname: string;
-  /** The family to look the name up in: the source's, or the socket's. */
-  readonly family: 4 | 6;
-  readonly port: number;
-  readonly localAddress: string | undefined;
-  readonly interfaceIndex: number | undefined;
-  readonly callback: SendCallback | undefined;
-}
-
 // An operation held while a host name is looked up: run it later, in order, or fail it.
 interface Held {
   run(): void;
@@ -161,9 +134,8 @@ export class Socket extends EventEmitter {
   private readonly receiver = new Receiver();
   private readonly sends: SendQueue;
   private readonly lookup: LookupFunction;
-  // The destination of the last send to an IP literal, judged: a server sends to the same few
-  // peers from the same few addresses, and a send that names the same ones uses it as it is.
-  private lastDestination: Destination | undefined;
+  // Judges every send's arguments, and keeps the destination of the last one (send-arguments.ts).
+  private readonly judge: SendJudge;
   // reply()'s options for judgeSend, one object per socket rather than one per answer.
   private readonly replyOptions: SendOptions = {
     port: 0, address: undefined, localAddress: undefined, interfaceIndex: undefined, interfaceName: undefined,
@@ -210,6 +182,10 @@ export class Socket extends EventEmitter {
       get handle() { return socket.handle; },
       fail: (callback, error) => this.fail(callback, error),
     }, sendQueueLimit);
+    this.judge = new SendJudge(this.family, {
+      openHandle: () => { this.openHandle(); },
+      get connectedTo() { return socket.connectedTo; },
+    });
     try {
       this.handle = new binding.UdpHandle(this.family, ipv6Only, Boolean(settings.reuseAddr),
         maxMessageSize, this.receiver.meta, this.sends.records, Boolean(settings.reusePort));
@@ -426,7 +402,7 @@ export class Socket extends EventEmitter {
   send(msg: ArrayBufferView | string, offset: number, length: number, callback?: SendCallback): void;
   send(msg: Message, callback?: SendCallback): void;
   send(msg: Message, ...args: unknown[]): void {
-    const send = this.parseSendArguments(msg, args);
+    const send = this.judge.parseSendArguments(msg, args);
     this.submit(send);
   }
 
@@ -474,7 +450,7 @@ export class Socket extends EventEmitter {
     options.address = address;
     options.localAddress = localAddress;
     options.interfaceIndex = linkLocal && interfaceIndex ? interfaceIndex : undefined;
-    this.submit(this.judgeSend(msg, options, callback));
+    this.submit(this.judge.judgeSend(msg, options, callback));
   }
 
   /**
@@ -507,7 +483,7 @@ export class Socket extends EventEmitter {
     for (let i = 0; i < count; i++) {
       const entry = messages[i];
       if (typeof entry !== 'object' || entry === null) throw invalidArgType(`messages[${i}]`, 'of type object', entry);
-      const send = this.judgeSend(entry.msg, entry, undefined);
+      const send = this.judge.judgeSend(entry.msg, entry, undefined);
       if ('hostname' in send) {
         throw invalidArgValue(`messages[${i}].address`, send.hostname, 'must be an IP literal: sendBatch does not look up host names');
       }
@@ -534,7 +510,7 @@ export class Socket extends EventEmitter {
 
   /** Sends now or throws: EAGAIN when the socket is full. It does not wait behind queued sends. */
   sendNow(msg: Message, options: SendOptions): number {
-    const send = this.parseSendArguments(msg, [options]);
+    const send = this.judge.parseSendArguments(msg, [options]);
     if ('hostname' in send) throw invalidArgValue('address', send.hostname, 'must be an IP literal for sendmsg()');
     const failure = this.bindImplicitly();
     if (failure) throw failure;
@@ -621,7 +597,7 @@ export class Socket extends EventEmitter {
     }
     const choice = interfaceChoice(multicastInterface, this.family, 'interfaceAddress');
     this.sends.flush();
-    this.writeInterface(choice);
+    writeInterface(this.sends.records, choice);
     const failure = this.openHandle().setMulticastInterface(this.family);
     if (failure) throw systemError(failure, 'setMulticastInterface');
   }
@@ -647,43 +623,13 @@ export class Socket extends EventEmitter {
   private membership(join: boolean, sourceAddress: string | undefined, groupAddress: string,
     multicastInterface: MulticastInterface | undefined, syscall: string): void {
     this.openHandle();
-    const sourceSpecific = syscall.includes('SourceSpecific');
-    const groupName = sourceSpecific ? 'groupAddress' : 'multicastAddress';
-    if (sourceSpecific && typeof sourceAddress !== 'string') throw invalidArgType('sourceAddress', 'of type string', sourceAddress);
-    // dgram: a falsy group (a missing one too) is missing, for addMembership and dropMembership.
-    if (!sourceSpecific && !groupAddress) throw missingArgs(groupName);
-    if (typeof groupAddress !== 'string') throw invalidArgType(groupName, 'of type string', groupAddress);
-    if (groupAddress === '') throw missingArgs(groupName);
-    const group = ipArgument(groupAddress, groupName);
-    if (group.family === 6 && this.family === 4) {
-      throw invalidArgValue(groupName, groupAddress, 'must be an IPv4 address on a udp4 socket');
-    }
-    let source: ParsedIp | undefined;
-    if (sourceAddress !== undefined) {
-      source = ipArgument(sourceAddress, 'sourceAddress');
-      if (source.family !== group.family) throw invalidArgValue('sourceAddress', sourceAddress, 'must be of the group\'s family');
-    }
-    const choice = interfaceChoice(multicastInterface, group.family, 'multicastInterface');
+    const membership = judgeMembership(this.family, sourceAddress, groupAddress, multicastInterface, syscall);
     // dgram binds a socket that joins before it is bound; so does this.
     const failure = this.bindImplicitly();
     if (failure) throw failure;
-    // Record 0: the group, its source and the interface index; record 1: the interface's address.
-    const records = this.sends.records;
-    records.fill(0, 0, 2 * binding.sendRecordStride);
-    writeIp(records, SendRecord.Family, group);
-    if (source !== undefined) writeIp(records, SendRecord.SourceFamily, source);
-    this.writeInterface(choice, binding.sendRecordStride);
+    writeMembership(this.sends.records, membership);
     const error = this.openHandle().setMembership(join);
     if (error) throw systemError(error, syscall);
-  }
-
-  // An interface choice as the addon reads it: the index in record 0, an IPv4 address (or
-  // family 0) as the destination of the record that starts at word recordAt.
-  private writeInterface(choice: InterfaceChoice, recordAt = 0): void {
-    const records = this.sends.records;
-    records[SendRecord.InterfaceIndex] = choice.index;
-    if (choice.ipv4Address === undefined) records[recordAt + SendRecord.Family] = 0;
-    else writeIp(records, recordAt + SendRecord.Family, choice.ipv4Address);
   }
 
   setRecvBufferSize(size: number): void {
@@ -835,93 +781,6 @@ export class Socket extends EventEmitter {
     const result = handle.getOption(name);
     if (isErrorInfo(result)) throw bufferSizeError(systemError(result, 'getsockopt'));
     return result;
-  }
-
-  // send()'s forms: dgram's positional ones, or (msg, options, callback).
-  private parseSendArguments(msg: unknown, args: unknown[]): PendingSend | NamedSend {
-    const [first] = args;
-    if (typeof first === 'object' && first !== null) return this.judgeSend(msg, first as SendOptions, args[1]);
-    this.openHandle();
-    let chunks: Chunks = toChunks(msg);
-    let options: SendOptions;
-    let callback: unknown;
-    const connected = this.connectedTo !== undefined;
-    if (connected) {
-      // send(msg, cb?) or send(msg, offset, length, cb?). A port (and address) is refused:
-      // dgram would take send(msg, port) as send(msg) and never call back.
-      if (typeof first === 'number' && typeof args[1] !== 'number') throw isConnected();
-      if (typeof args[1] === 'number') {
-        chunks = sliceChunks(chunks, args[0], args[1]);
-        callback = args[2];
-        if (args[3] !== undefined && typeof args[2] !== 'function') throw isConnected();
-      } else {
-        callback = args[0];
-      }
-      options = {};
-    } else if (args.length >= 3 && typeof args[2] === 'number') {
-      // send(msg, offset, length, port, address?, callback?)
-      chunks = sliceChunks(chunks, args[0], args[1]);
-      options = { port: args[2] as number };
-      if (typeof args[3] === 'function') callback = args[3];
-      else {
-        options.address = args[3] as string | undefined;
-        callback = args[4];
-      }
-    } else {
-      options = { port: first as number };
-      if (typeof args[1] === 'function') callback = args[1];
-      else {
-        options.address = args[1] as string | undefined;
-        callback = args[2];
-      }
-    }
-    return this.judgeSend(chunks, options, callback);
-  }
-
-  // Every check of a send, before anything is sent: the message, the port, both addresses
-  // (parsed once, here), the interface and the callback. A host name is looked up later.
-  private judgeSend(msg: unknown, options: SendOptions, callback: unknown): PendingSend | NamedSend {
-    this.openHandle();
-    const chunks = toChunks(msg);
-    const connected = this.connectedTo !== undefined;
-    const validCallback = validateCallback<SendCallback>(callback);
-    const localAddress = options.localAddress ?? undefined;
-    const index = selectedIndex(options);
-    const interfaceIndex = options.interfaceIndex === undefined && options.interfaceName === undefined ? undefined : index;
-    if (connected) {
-      if (options.port !== undefined || options.address !== undefined) throw isConnected();
-      const peer = this.connectedTo as Destination;
-      const destination = makeDestination(this.family, peer.port, peer.address, localAddress, interfaceIndex);
-      return pendingSend(chunks, { ...destination, connected: true }, validCallback);
-    }
-    const port = validatePort(options.port, 'Port', false);
-    // dgram takes a missing (undefined or null) or empty address as loopback, and refuses any
-    // other value that is no string (0 and false too).
-    const given = options.address;
-    const address = given === undefined || given === null || given === '' ? (this.family === 6 ? '::1' : '127.0.0.1') : given;
-    if (typeof address !== 'string') throw invalidArgType('address', 'of type string', address);
-    const last = this.lastDestination;
-    if (last !== undefined && last.address === address && last.port === port &&
-        last.localAddress === localAddress && last.interfaceIndex === (interfaceIndex ?? 0)) {
-      return pendingSend(chunks, last, validCallback);
-    }
-    if (parseIp(address) === null && isHostName(address)) {
-      // Judged now all the same; the name is then looked up in the source's family.
-      let family = this.family;
-      if (localAddress !== undefined) {
-        family = sourceArgument(localAddress).family;
-        if (family === 6 && this.family === 4) {
-          throw invalidArgValue('localAddress', localAddress, 'must be an IPv4 address on a udp4 socket');
-        }
-      }
-      return { chunks, hostname: address, family, port, localAddress, interfaceIndex, callback: validCallback };
-    }
-    const destination = makeDestination(this.family, port, address, localAddress, interfaceIndex);
-    // A zone by name is looked up at each send (interfaces are renamed): such a one is not kept.
-    if (destination.ip.zoneName === undefined && destination.source?.zoneName === undefined) {
-      this.lastDestination = destination;
-    }
-    return pendingSend(chunks, destination, validCallback);
   }
 
   // The replies that listeners make leave together when the batch's turn ends.
