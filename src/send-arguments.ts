@@ -75,14 +75,18 @@ export class SendJudge {
         callback = args[2];
       }
     }
-    return this.judgeSend(chunks, options, callback);
+    return this.judge(chunks, options, callback);
   }
 
   // Every check of a send, before anything is sent: the message, the port, both addresses
   // (parsed once, here), the interface and the callback. A host name is looked up later.
   judgeSend(msg: unknown, options: SendOptions, callback: unknown): PendingSend | NamedSend {
     this.host.openHandle();
-    const chunks = toChunks(msg);
+    return this.judge(toChunks(msg), options, callback);
+  }
+
+  // The checks after the socket's and the message's, shared by both forms.
+  private judge(chunks: Chunks, options: SendOptions, callback: unknown): PendingSend | NamedSend {
     const connected = this.host.connectedTo !== undefined;
     const validCallback = validateCallback<SendCallback>(callback);
     const localAddress = options.localAddress ?? undefined;

@@ -532,7 +532,7 @@ export class Socket extends EventEmitter {
 
   close(callback?: () => void): this {
     const handle = this.openHandle();
-    // The sends of this turn leave before the socket closes, as dgram's leave at once.
+    // The sends of this turn leave before the socket closes.
     this.sends.flush();
     if (typeof callback === 'function') this.once('close', callback);
     const held = this.held ?? [];
@@ -755,8 +755,8 @@ export class Socket extends EventEmitter {
 
   private setOption(name: string, value: number, syscall: string): void {
     const handle = this.openHandle();
-    // A datagram takes the options the socket had when it was sent, as with dgram: the sends
-    // of this turn leave before the option changes.
+    // A datagram takes the options the socket had when it was sent: the sends of this turn
+    // leave before the option changes (dgram's take the options of the next tick; README).
     this.sends.flush();
     const failure = handle.setOption(name, value);
     if (failure) throw systemError(failure, syscall);
